@@ -1,0 +1,55 @@
+//! The settings use cases read (the binary builds them from its TOML file and environment).
+
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Base of every link in mails, e.g. `https://panel.example.net` (no trailing slash).
+    pub public_url: String,
+    pub sandbox: bool,
+    /// The provider's name, as signed at the bottom of mails.
+    pub provider_name: String,
+    /// `From:` of outgoing mail, e.g. `Example Hosting <no-reply@example.net>`.
+    pub mail_from: String,
+    /// SMTP URL; `None` keeps mails in the log without delivering them.
+    pub smtp_url: Option<String>,
+    pub session_idle_secs: i64,
+    pub session_absolute_secs: i64,
+    /// Where SMS are POSTed in production (`None`: the sandbox sender, log only).
+    pub sms_webhook_url: Option<String>,
+}
+
+impl AppConfig {
+    /// The domain part of `mail_from`, used in Message-IDs.
+    pub fn mail_domain(&self) -> String {
+        let addr = self
+            .mail_from
+            .rsplit_once('<')
+            .map(|(_, a)| a.trim_end_matches('>'))
+            .unwrap_or(&self.mail_from);
+        addr.rsplit_once('@')
+            .map(|(_, d)| d.trim().to_owned())
+            .unwrap_or_else(|| "guichet.localhost".to_owned())
+    }
+
+    /// Cookies carry `Secure` when the panel is served over TLS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    pub fn link(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.public_url.trim_end_matches('/'), path_and_query)
+    }
+
+    /// Settings for tests and the demo.
+    pub fn for_tests() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            sandbox: true,
+            provider_name: "Guichet Demo Hosting".into(),
+            mail_from: "Guichet Demo Hosting <no-reply@guichet.localhost>".into(),
+            smtp_url: None,
+            session_idle_secs: 2 * 3600,
+            session_absolute_secs: 7 * 86_400,
+            sms_webhook_url: None,
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Guichet's use cases: each loads what it needs, asks the domain, and writes the decision
+//! together with its outbox rows (mails, SMS) in one transaction. Jobs that deliver the outbox
+//! live here too, with the adapters they drive (SMTP, SMS gateway, clock).
+
+pub mod accounts;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+mod error;
+pub mod ids;
+pub mod mail;
+pub mod mailbox;
+pub mod operators;
+pub mod security;
+pub mod sms;
+pub mod worker;
+
+pub use clock::Clock;
+pub use config::AppConfig;
+pub use error::{AppError, ErrorKind};
+use guichet_store::Db;
+use std::sync::Arc;
+
+/// Everything a use case needs; cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub clock: Clock,
+    pub config: Arc<AppConfig>,
+    /// Wakes the delivery workers as soon as a mail or SMS is queued.
+    pub outbox_signal: Arc<tokio::sync::Notify>,
+}
+
+impl App {
+    pub fn new(db: Db, clock: Clock, config: AppConfig) -> Self {
+        Self {
+            db,
+            clock,
+            config: Arc::new(config),
+            outbox_signal: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// Now, in UTC milliseconds, from the application clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
+
+pub type Result<T> = std::result::Result<T, AppError>;

@@ -1,0 +1,11 @@
+//! Service e-mails: what each mail says (in French and English), how it is written to the
+//! outbox in the caller's transaction, and how the sender job delivers it over SMTP.
+
+mod layout;
+pub mod outbox;
+pub mod sender;
+mod templates;
+
+pub use layout::Rendered;
+pub use outbox::{Recipient, enqueue};
+pub use templates::{MailKind, mask_email};

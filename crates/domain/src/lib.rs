@@ -1,0 +1,22 @@
+//! The pure rules of Guichet: validated values and decisions, with no I/O, no async and no SQL.
+//!
+//! Everything here takes the current time as an argument and returns values; the store and the
+//! application layers turn those values into rows, mails and jobs.
+
+pub mod account;
+pub mod country;
+pub mod email;
+pub mod language;
+pub mod money;
+pub mod password;
+pub mod phone;
+pub mod validation;
+
+pub use account::{AccountKind, AccountState, ApiTokenScope, CustomerCode, NewAccount, ProfilePatch};
+pub use country::CountryCode;
+pub use email::EmailAddress;
+pub use language::Language;
+pub use money::{Currency, Money};
+pub use password::{Password, PasswordError};
+pub use phone::PhoneNumber;
+pub use validation::{FieldError, Fields};

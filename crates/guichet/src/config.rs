@@ -1,0 +1,157 @@
+//! Configuration: a TOML file (`--config`, `GUICHET_CONFIG`, or `./guichet.toml` when present),
+//! then `GUICHET_*` environment variables, then command-line flags. `check-config` prints the
+//! result with secrets masked.
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on; port 0 picks a free one.
+    pub listen: String,
+    /// Where the embedded SQLite database and uploaded files live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: `sqlite://<data_dir>/guichet.db`.
+    pub database_url: Option<String>,
+    pub database_max_connections: u32,
+    /// Base URL of links in mails; default `http://<listen address>`.
+    pub public_url: Option<String>,
+    /// Sandbox mode: movable clock, sandbox gateway and SMS log.
+    pub sandbox: bool,
+    pub provider_name: String,
+    pub mail_from: String,
+    /// `smtp://host:port` (plain), `smtp://host:port?tls=required` (STARTTLS) or `smtps://…`;
+    /// unset: mails are kept and shown but not delivered.
+    pub smtp_url: Option<String>,
+    pub sms_webhook_url: Option<String>,
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+    /// `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./guichet-data"),
+            database_url: None,
+            database_max_connections: 16,
+            public_url: None,
+            sandbox: false,
+            provider_name: "Guichet".into(),
+            mail_from: "Guichet <no-reply@guichet.localhost>".into(),
+            smtp_url: None,
+            sms_webhook_url: None,
+            session_idle_minutes: 120,
+            session_absolute_hours: 168,
+            log_format: "text".into(),
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn flag(v: &str) -> Result<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => bail!("expected 1/0, true/false, yes/no or on/off, got {other:?}"),
+    }
+}
+
+impl Config {
+    /// Load the file (if any) then apply the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self> {
+        let path = file
+            .map(Path::to_path_buf)
+            .or_else(|| env("GUICHET_CONFIG").map(PathBuf::from))
+            .or_else(|| Some(PathBuf::from("guichet.toml")).filter(|p| p.exists()));
+        let mut c = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
+            }
+            None => Config::default(),
+        };
+        c.apply_env()?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn apply_env(&mut self) -> Result<()> {
+        if let Some(v) = env("GUICHET_LISTEN") { self.listen = v; }
+        if let Some(v) = env("GUICHET_DATA_DIR") { self.data_dir = PathBuf::from(v); }
+        if let Some(v) = env("GUICHET_DATABASE_URL") { self.database_url = Some(v); }
+        if let Some(v) = env("GUICHET_DATABASE_MAX_CONNECTIONS") {
+            self.database_max_connections = v.parse().context("GUICHET_DATABASE_MAX_CONNECTIONS")?;
+        }
+        if let Some(v) = env("GUICHET_PUBLIC_URL") { self.public_url = Some(v); }
+        if let Some(v) = env("GUICHET_SANDBOX") { self.sandbox = flag(&v).context("GUICHET_SANDBOX")?; }
+        if let Some(v) = env("GUICHET_PROVIDER_NAME") { self.provider_name = v; }
+        if let Some(v) = env("GUICHET_MAIL_FROM") { self.mail_from = v; }
+        if let Some(v) = env("GUICHET_SMTP_URL") { self.smtp_url = Some(v); }
+        if let Some(v) = env("GUICHET_SMS_WEBHOOK_URL") { self.sms_webhook_url = Some(v); }
+        if let Some(v) = env("GUICHET_LOG_FORMAT") { self.log_format = v; }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("log_format must be text or json");
+        }
+        if let Some(u) = &self.database_url {
+            if guichet_store::Backend::from_url(u).is_none() {
+                bail!("database_url must start with sqlite:// or postgres://");
+            }
+        }
+        if let Some(u) = &self.public_url {
+            url::Url::parse(u).with_context(|| format!("public_url {u:?} is not a URL"))?;
+        }
+        if let Some(u) = &self.smtp_url {
+            let parsed = url::Url::parse(u).with_context(|| "smtp_url is not a URL")?;
+            if !matches!(parsed.scheme(), "smtp" | "smtps") {
+                bail!("smtp_url must start with smtp:// or smtps://");
+            }
+        }
+        if !(5..=7 * 24 * 60).contains(&self.session_idle_minutes) {
+            bail!("session_idle_minutes must be between 5 and 10080");
+        }
+        if !(1..=90 * 24).contains(&self.session_absolute_hours) {
+            bail!("session_absolute_hours must be between 1 and 2160");
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("guichet.db").display())
+        })
+    }
+
+    /// The configuration with passwords in URLs masked, as TOML.
+    pub fn masked_toml(&self) -> Result<String> {
+        let mut c = self.clone();
+        c.database_url = Some(guichet_store::redact_url(&self.database_url()));
+        c.smtp_url = c.smtp_url.as_deref().map(guichet_store::redact_url);
+        c.sms_webhook_url = c.sms_webhook_url.as_deref().map(guichet_store::redact_url);
+        Ok(toml::to_string_pretty(&c)?)
+    }
+
+    pub fn app_config(&self, public_url: String) -> guichet_app::AppConfig {
+        guichet_app::AppConfig {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            sandbox: self.sandbox,
+            provider_name: self.provider_name.clone(),
+            mail_from: self.mail_from.clone(),
+            smtp_url: self.smtp_url.clone(),
+            session_idle_secs: self.session_idle_minutes * 60,
+            session_absolute_secs: self.session_absolute_hours * 3600,
+            sms_webhook_url: self.sms_webhook_url.clone(),
+        }
+    }
+}

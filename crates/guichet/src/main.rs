@@ -1,0 +1,111 @@
+//! `guichet`: one binary for the server, the workers and the operator's commands.
+
+mod bench;
+mod config;
+mod serve;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use config::Config;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "guichet", version, about = "Customer accounts, billing and service lifecycle for hosting providers")]
+struct Cli {
+    /// TOML configuration file (default: $GUICHET_CONFIG, else ./guichet.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and panel, with the workers in the same process unless --no-worker.
+    Serve {
+        /// Seed a demo customer and run in sandbox mode; prints how to log in.
+        #[arg(long)]
+        demo: bool,
+        /// Serve only; run the workers elsewhere with `guichet worker`.
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// Run the background workers only (mail and SMS delivery).
+    Worker,
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Print the effective configuration, secrets masked.
+    CheckConfig,
+    /// Operator keys.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Create an operator API key; it is printed once.
+    CreateKey {
+        #[arg(long)]
+        name: String,
+        /// admin, billing or support.
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::CheckConfig => {
+                let c = Config::load(cli.config.as_deref())?;
+                print!("{}", c.masked_toml()?);
+                Ok(())
+            }
+            Command::Serve { demo, no_worker } => {
+                let mut c = Config::load(cli.config.as_deref())?;
+                if demo {
+                    c.sandbox = true;
+                }
+                serve::init_tracing(&c);
+                serve::serve(c, demo, !no_worker).await
+            }
+            Command::Worker => {
+                let c = Config::load(cli.config.as_deref())?;
+                serve::init_tracing(&c);
+                serve::worker(c).await
+            }
+            Command::Migrate => {
+                let c = Config::load(cli.config.as_deref())?;
+                serve::init_tracing(&c);
+                let db = serve::open_db(&c).await?;
+                db.close().await;
+                println!("database is up to date ({})", db.backend().as_str());
+                Ok(())
+            }
+            Command::Operator { command: OperatorCommand::CreateKey { name, role } } => {
+                let c = Config::load(cli.config.as_deref())?;
+                let db = serve::open_db(&c).await?;
+                let clock = guichet_app::Clock::system(false);
+                let key = guichet_app::operators::create_key(&db, clock.now_ms(), &name, &role)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+                    .context("creating the operator key")?;
+                db.close().await;
+                println!("{key}");
+                eprintln!("Operator key for {name} ({role}). It is shown this once: keep it in a secret store.");
+                Ok(())
+            }
+            Command::Bench { command } => bench::run(command).await,
+        }
+    })
+}

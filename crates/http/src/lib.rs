@@ -1,0 +1,27 @@
+//! Guichet's HTTP surface: the JSON API under `/api/v1`, its OpenAPI document, and the
+//! operations endpoints. Handlers parse input, call one use case of `guichet-app`, and map its
+//! answer; they never touch SQL.
+
+mod error;
+mod extract;
+mod middleware;
+pub mod openapi;
+mod routes;
+
+pub use error::{ApiError, ErrorBody};
+
+use axum::Router;
+use guichet_app::App;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub app: App,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+/// The whole HTTP application, with its middleware.
+pub fn router(state: AppState) -> Router {
+    middleware::wrap(routes::routes(), state)
+}

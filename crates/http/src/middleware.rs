@@ -1,0 +1,97 @@
+//! The layers around every route: request ids, structured request logs, Prometheus metrics,
+//! a body size limit, security headers, JSON answers for unknown paths, wrong methods and
+//! panics.
+
+use crate::AppState;
+use crate::error::json_error;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use std::time::Instant;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest accepted request body (JSON API).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("guichet_http_requests_total", &labels).increment(1);
+    metrics::histogram!("guichet_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    resp
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
+}
+
+async fn not_found() -> Response {
+    json_error(StatusCode::NOT_FOUND, "not_found", "no such resource")
+}
+
+/// Turn axum's bare 405 into our JSON error body.
+async fn json_method_not_allowed(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED && resp.headers().get(header::CONTENT_TYPE).is_none() {
+        let allow = resp.headers().get(header::ALLOW).cloned();
+        let mut r = json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this method is not allowed here");
+        if let Some(a) = allow {
+            r.headers_mut().insert(header::ALLOW, a);
+        }
+        return r;
+    }
+    resp
+}
+
+pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        let id = req
+            .extensions()
+            .get::<RequestId>()
+            .and_then(|r| r.header_value().to_str().ok())
+            .unwrap_or("-")
+            .to_owned();
+        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+    });
+    let headers = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    routes
+        .fallback(not_found)
+        .layer(middleware::from_fn(json_method_not_allowed))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(headers)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), MakeRequestUuid))
+                .layer(trace)
+                .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone())),
+        )
+        .with_state(state)
+}
+

@@ -1,0 +1,17 @@
+//! Every route of the JSON API, by area.
+
+pub(crate) mod admin;
+pub(crate) mod auth;
+pub(crate) mod me;
+pub(crate) mod ops;
+
+use crate::AppState;
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(ops::routes())
+        .merge(auth::routes())
+        .merge(me::routes())
+        .merge(admin::routes())
+}
