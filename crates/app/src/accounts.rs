@@ -173,7 +173,10 @@ pub async fn signup(app: &App, input: &SignupInput, ctx: &RequestCtx) -> Result<
     let new = NewAccount::validate(input).map_err(AppError::validation)?;
     {
         let mut c = app.db.conn().await?;
-        if accounts::by_email(&mut c, new.email.as_str()).await?.is_some() {
+        if accounts::by_email(&mut c, new.email.as_str())
+            .await?
+            .is_some()
+        {
             return Err(email_taken());
         }
     }
@@ -216,9 +219,16 @@ pub async fn signup(app: &App, input: &SignupInput, ctx: &RequestCtx) -> Result<
         Err(e) if e.is_unique_on("email") => return Err(email_taken()),
         Err(e) => return Err(e.into()),
     }
-    let token = issue_action_token(app, tx.conn(), &row.id, "verify_email", None, VERIFY_TTL_MS).await?;
+    let token =
+        issue_action_token(app, tx.conn(), &row.id, "verify_email", None, VERIFY_TTL_MS).await?;
     let link = app.config.link(&format!("/verify-email?token={token}"));
-    mail::enqueue(app, tx.conn(), &recipient(&row), &MailKind::VerifyEmail { link }).await?;
+    mail::enqueue(
+        app,
+        tx.conn(),
+        &recipient(&row),
+        &MailKind::VerifyEmail { link },
+    )
+    .await?;
     security_event(app, tx.conn(), &row.id, "account_created", ctx, None).await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
@@ -232,7 +242,11 @@ fn email_taken() -> AppError {
 /// Send the verification mail again (same answer whatever the address).
 pub async fn resend_verification(app: &App, email: &str) -> Result<()> {
     let Ok(email) = guichet_domain::EmailAddress::parse(email) else {
-        return Err(AppError::field("email", "invalid_email", "this is not a valid e-mail address"));
+        return Err(AppError::field(
+            "email",
+            "invalid_email",
+            "this is not a valid e-mail address",
+        ));
     };
     let mut tx = app.db.begin().await?;
     let Some(a) = accounts::by_email(tx.conn(), email.as_str()).await? else {
@@ -245,9 +259,16 @@ pub async fn resend_verification(app: &App, email: &str) -> Result<()> {
     if action_tokens::count_since(tx.conn(), &a.id, "verify_email", hour_ago).await? >= 5 {
         return Ok(());
     }
-    let token = issue_action_token(app, tx.conn(), &a.id, "verify_email", None, VERIFY_TTL_MS).await?;
+    let token =
+        issue_action_token(app, tx.conn(), &a.id, "verify_email", None, VERIFY_TTL_MS).await?;
     let link = app.config.link(&format!("/verify-email?token={token}"));
-    mail::enqueue(app, tx.conn(), &recipient(&a), &MailKind::VerifyEmail { link }).await?;
+    mail::enqueue(
+        app,
+        tx.conn(),
+        &recipient(&a),
+        &MailKind::VerifyEmail { link },
+    )
+    .await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
     Ok(())
@@ -270,7 +291,10 @@ pub async fn take_token(
 ) -> Result<action_tokens::ActionTokenRow> {
     let token = token.trim();
     if token.is_empty() || token.len() > 200 {
-        return Err(AppError::bad_request("invalid_token", "this link or code is not valid"));
+        return Err(AppError::bad_request(
+            "invalid_token",
+            "this link or code is not valid",
+        ));
     }
     let hash = crypto::hash_token(token);
     let mut found = None;
@@ -280,15 +304,25 @@ pub async fn take_token(
             break;
         }
     }
-    let t = found.ok_or_else(|| AppError::bad_request("invalid_token", "this link or code is not valid"))?;
+    let t = found
+        .ok_or_else(|| AppError::bad_request("invalid_token", "this link or code is not valid"))?;
     if t.used_at.is_some() {
-        return Err(AppError::bad_request("token_used", "this link was already used"));
+        return Err(AppError::bad_request(
+            "token_used",
+            "this link was already used",
+        ));
     }
     if t.expires_at <= app.now_ms() {
-        return Err(AppError::bad_request("token_expired", "this link has expired; ask for a new one"));
+        return Err(AppError::bad_request(
+            "token_expired",
+            "this link has expired; ask for a new one",
+        ));
     }
     if !action_tokens::consume(c, &t.id, app.now_ms()).await? {
-        return Err(AppError::bad_request("token_used", "this link was already used"));
+        return Err(AppError::bad_request(
+            "token_used",
+            "this link was already used",
+        ));
     }
     Ok(t)
 }
@@ -297,7 +331,13 @@ pub async fn take_token(
 /// address, backup address), dispatched on what the token was issued for.
 pub async fn verify_email(app: &App, token: &str, ctx: &RequestCtx) -> Result<VerifiedView> {
     let mut tx = app.db.begin().await?;
-    let t = take_token(app, tx.conn(), &["verify_email", "email_change", "backup_email"], token).await?;
+    let t = take_token(
+        app,
+        tx.conn(),
+        &["verify_email", "email_change", "backup_email"],
+        token,
+    )
+    .await?;
     let a = accounts::by_id(tx.conn(), &t.account_id)
         .await?
         .filter(|a| a.state == "active")
@@ -307,7 +347,10 @@ pub async fn verify_email(app: &App, token: &str, ctx: &RequestCtx) -> Result<Ve
         "verify_email" => {
             accounts::mark_email_verified(tx.conn(), &a.id, now).await?;
             security_event(app, tx.conn(), &a.id, "email_verified", ctx, None).await?;
-            VerifiedView { result: "email_verified".into(), email: a.email.clone() }
+            VerifiedView {
+                result: "email_verified".into(),
+                email: a.email.clone(),
+            }
         }
         "email_change" => {
             let new_email = t.payload.clone().unwrap_or_default();
@@ -323,21 +366,39 @@ pub async fn verify_email(app: &App, token: &str, ctx: &RequestCtx) -> Result<Ve
                 app,
                 tx.conn(),
                 &recipient(&a),
-                &MailKind::EmailChanged { new_email_masked: mail::mask_email(&new_email) },
+                &MailKind::EmailChanged {
+                    new_email_masked: mail::mask_email(&new_email),
+                },
             )
             .await?;
             if let (Some(b), Some(_)) = (&a.backup_email, a.backup_email_verified_at) {
-                let to = Recipient { address: b, ..recipient(&a) };
+                let to = Recipient {
+                    address: b,
+                    ..recipient(&a)
+                };
                 mail::enqueue(
                     app,
                     tx.conn(),
                     &to,
-                    &MailKind::EmailChanged { new_email_masked: mail::mask_email(&new_email) },
+                    &MailKind::EmailChanged {
+                        new_email_masked: mail::mask_email(&new_email),
+                    },
                 )
                 .await?;
             }
-            security_event(app, tx.conn(), &a.id, "email_changed", ctx, Some(mail::mask_email(&new_email))).await?;
-            VerifiedView { result: "email_changed".into(), email: new_email }
+            security_event(
+                app,
+                tx.conn(),
+                &a.id,
+                "email_changed",
+                ctx,
+                Some(mail::mask_email(&new_email)),
+            )
+            .await?;
+            VerifiedView {
+                result: "email_changed".into(),
+                email: new_email,
+            }
         }
         _ => {
             let backup = t.payload.clone().unwrap_or_default();
@@ -348,7 +409,10 @@ pub async fn verify_email(app: &App, token: &str, ctx: &RequestCtx) -> Result<Ve
                 ));
             }
             security_event(app, tx.conn(), &a.id, "backup_email_verified", ctx, None).await?;
-            VerifiedView { result: "backup_email_verified".into(), email: backup }
+            VerifiedView {
+                result: "backup_email_verified".into(),
+                email: backup,
+            }
         }
     };
     tx.commit().await?;
@@ -383,12 +447,18 @@ fn profile_of(a: &AccountRow) -> Result<Profile> {
 }
 
 /// `PATCH /me`: change profile fields; the e-mail address has its own confirmed flow.
-pub async fn update_profile(app: &App, account_id: &str, patch: &ProfilePatch) -> Result<AccountView> {
+pub async fn update_profile(
+    app: &App,
+    account_id: &str,
+    patch: &ProfilePatch,
+) -> Result<AccountView> {
     let mut tx = app.db.begin().await?;
     let mut a = accounts::by_id(tx.conn(), account_id)
         .await?
         .ok_or_else(|| AppError::unauthorized("unauthenticated", "sign in first"))?;
-    let p = patch.apply(&profile_of(&a)?).map_err(AppError::validation)?;
+    let p = patch
+        .apply(&profile_of(&a)?)
+        .map_err(AppError::validation)?;
     a.first_name = p.first_name;
     a.last_name = p.last_name;
     a.organisation = p.organisation;
@@ -415,5 +485,11 @@ pub fn address_patch(
     city: Option<String>,
     region: Option<String>,
 ) -> PostalAddressPatch {
-    PostalAddressPatch { line1, line2, postal_code, city, region }
+    PostalAddressPatch {
+        line1,
+        line2,
+        postal_code,
+        city,
+        region,
+    }
 }

@@ -37,13 +37,22 @@ impl Principal {
 
     /// Whether this caller may change things (read-only API tokens may not).
     pub fn can_write(&self) -> bool {
-        !matches!(self.via, Via::ApiToken { scope: ApiTokenScope::Read, .. })
+        !matches!(
+            self.via,
+            Via::ApiToken {
+                scope: ApiTokenScope::Read,
+                ..
+            }
+        )
     }
 
     /// Account security (tokens, sessions, contact points) is managed from a login session only.
     pub fn require_session(&self) -> Result<&str> {
         self.session_id().ok_or_else(|| {
-            AppError::forbidden("session_required", "this action needs a login session, not an API token")
+            AppError::forbidden(
+                "session_required",
+                "this action needs a login session, not an API token",
+            )
         })
     }
 }
@@ -64,7 +73,8 @@ pub struct LoginView {
 /// Check the password and open a session. Unknown address and wrong password answer alike,
 /// after the same argon2 work.
 pub async fn login(app: &App, email: &str, password: &str, ctx: &RequestCtx) -> Result<LoginView> {
-    let invalid = || AppError::unauthorized("invalid_credentials", "wrong e-mail address or password");
+    let invalid =
+        || AppError::unauthorized("invalid_credentials", "wrong e-mail address or password");
     let email = guichet_domain::EmailAddress::parse(email).map(|e| e.as_str().to_owned());
     if password.is_empty() || password.chars().count() > guichet_domain::password::MAX_CHARS {
         return Err(invalid());
@@ -108,7 +118,10 @@ pub async fn open_session(app: &App, a: &AccountRow, ctx: &RequestCtx) -> Result
         account_id: a.id.clone(),
         token_hash: hash,
         ip: ctx.ip.clone(),
-        user_agent: ctx.user_agent.as_ref().map(|u| u.chars().take(300).collect()),
+        user_agent: ctx
+            .user_agent
+            .as_ref()
+            .map(|u| u.chars().take(300).collect()),
         created_at: now,
         last_seen_at: now,
         expires_at: now + app.config.session_absolute_secs * 1000,
@@ -133,21 +146,37 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Principal> {
     let hash = crypto::hash_token(token);
     let mut c = app.db.conn().await?;
     let principal = if token.starts_with(SESSION_PREFIX) {
-        let s = sessions::session_by_hash(&mut c, &hash).await?.ok_or_else(unauthenticated)?;
+        let s = sessions::session_by_hash(&mut c, &hash)
+            .await?
+            .ok_or_else(unauthenticated)?;
         let idle_deadline = s.last_seen_at + app.config.session_idle_secs * 1000;
         if s.revoked_at.is_some() || s.expires_at <= now || idle_deadline <= now {
-            return Err(AppError::unauthorized("session_expired", "your session has ended; sign in again"));
+            return Err(AppError::unauthorized(
+                "session_expired",
+                "your session has ended; sign in again",
+            ));
         }
         sessions::touch_session(&mut c, &s.id, now).await?;
-        Principal { account_id: s.account_id, via: Via::Session { id: s.id } }
+        Principal {
+            account_id: s.account_id,
+            via: Via::Session { id: s.id },
+        }
     } else if token.starts_with(API_TOKEN_PREFIX) {
-        let t = sessions::api_token_by_hash(&mut c, &hash).await?.ok_or_else(unauthenticated)?;
+        let t = sessions::api_token_by_hash(&mut c, &hash)
+            .await?
+            .ok_or_else(unauthenticated)?;
         if t.revoked_at.is_some() || t.expires_at <= now {
-            return Err(AppError::unauthorized("token_expired", "this API token was revoked or has expired"));
+            return Err(AppError::unauthorized(
+                "token_expired",
+                "this API token was revoked or has expired",
+            ));
         }
         sessions::touch_api_token(&mut c, &t.id, now).await?;
         let scope = ApiTokenScope::parse(&t.scope).unwrap_or(ApiTokenScope::Read);
-        Principal { account_id: t.account_id, via: Via::ApiToken { id: t.id, scope } }
+        Principal {
+            account_id: t.account_id,
+            via: Via::ApiToken { id: t.id, scope },
+        }
     } else {
         return Err(unauthenticated());
     };
@@ -163,7 +192,10 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Principal> {
 
 pub async fn logout(app: &App, p: &Principal, ctx: &RequestCtx) -> Result<()> {
     let Some(id) = p.session_id() else {
-        return Err(AppError::bad_request("not_a_session", "an API token is revoked from /me/tokens, not logged out"));
+        return Err(AppError::bad_request(
+            "not_a_session",
+            "an API token is revoked from /me/tokens, not logged out",
+        ));
     };
     let mut tx = app.db.begin().await?;
     sessions::revoke_session(tx.conn(), &p.account_id, id, "logout", app.now_ms()).await?;
@@ -213,7 +245,15 @@ pub async fn revoke_session(app: &App, p: &Principal, id: &str, ctx: &RequestCtx
     if !sessions::revoke_session(tx.conn(), &p.account_id, id, "revoked", app.now_ms()).await? {
         return Err(AppError::not_found("session_not_found"));
     }
-    security_event(app, tx.conn(), &p.account_id, "session_revoked", ctx, Some(id.to_owned())).await?;
+    security_event(
+        app,
+        tx.conn(),
+        &p.account_id,
+        "session_revoked",
+        ctx,
+        Some(id.to_owned()),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -222,8 +262,23 @@ pub async fn revoke_session(app: &App, p: &Principal, id: &str, ctx: &RequestCtx
 pub async fn revoke_other_sessions(app: &App, p: &Principal, ctx: &RequestCtx) -> Result<u64> {
     let current = p.require_session()?;
     let mut tx = app.db.begin().await?;
-    let n = sessions::revoke_all_sessions(tx.conn(), &p.account_id, Some(current), "revoked", app.now_ms()).await?;
-    security_event(app, tx.conn(), &p.account_id, "sessions_revoked", ctx, Some(n.to_string())).await?;
+    let n = sessions::revoke_all_sessions(
+        tx.conn(),
+        &p.account_id,
+        Some(current),
+        "revoked",
+        app.now_ms(),
+    )
+    .await?;
+    security_event(
+        app,
+        tx.conn(),
+        &p.account_id,
+        "sessions_revoked",
+        ctx,
+        Some(n.to_string()),
+    )
+    .await?;
     tx.commit().await?;
     Ok(n)
 }
@@ -279,12 +334,20 @@ pub async fn create_api_token(
     let scope = ApiTokenScope::parse(scope)
         .ok_or_else(|| AppError::field("scope", "invalid_scope", "scope must be read or write"))?;
     if !(1..=365).contains(&expires_in_days) {
-        return Err(AppError::field("expires_in_days", "invalid_expiry", "a token lives from 1 to 365 days"));
+        return Err(AppError::field(
+            "expires_in_days",
+            "invalid_expiry",
+            "a token lives from 1 to 365 days",
+        ));
     }
     let now = app.now_ms();
     let mut tx = app.db.begin().await?;
-    if sessions::count_live_api_tokens(tx.conn(), &p.account_id, now).await? >= MAX_LIVE_API_TOKENS {
-        return Err(AppError::conflict("too_many_tokens", "revoke an API token before creating another"));
+    if sessions::count_live_api_tokens(tx.conn(), &p.account_id, now).await? >= MAX_LIVE_API_TOKENS
+    {
+        return Err(AppError::conflict(
+            "too_many_tokens",
+            "revoke an API token before creating another",
+        ));
     }
     let (token, hash) = crypto::new_token(API_TOKEN_PREFIX);
     let row = ApiTokenRow {
@@ -300,18 +363,31 @@ pub async fn create_api_token(
         revoked_at: None,
     };
     sessions::insert_api_token(tx.conn(), &row).await?;
-    security_event(app, tx.conn(), &p.account_id, "api_token_created", ctx, Some(row.name.clone())).await?;
+    security_event(
+        app,
+        tx.conn(),
+        &p.account_id,
+        "api_token_created",
+        ctx,
+        Some(row.name.clone()),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(CreatedApiToken { token, info: (&row).into() })
+    Ok(CreatedApiToken {
+        token,
+        info: (&row).into(),
+    })
 }
 
 pub async fn list_api_tokens(app: &App, p: &Principal) -> Result<Vec<ApiTokenView>> {
     let mut c = app.db.conn().await?;
-    Ok(sessions::list_api_tokens(&mut c, &p.account_id, app.now_ms())
-        .await?
-        .iter()
-        .map(ApiTokenView::from)
-        .collect())
+    Ok(
+        sessions::list_api_tokens(&mut c, &p.account_id, app.now_ms())
+            .await?
+            .iter()
+            .map(ApiTokenView::from)
+            .collect(),
+    )
 }
 
 pub async fn revoke_api_token(app: &App, p: &Principal, id: &str, ctx: &RequestCtx) -> Result<()> {
@@ -327,7 +403,15 @@ pub async fn revoke_api_token(app: &App, p: &Principal, id: &str, ctx: &RequestC
     if !sessions::revoke_api_token(tx.conn(), &p.account_id, id, app.now_ms()).await? {
         return Err(AppError::not_found("token_not_found"));
     }
-    security_event(app, tx.conn(), &p.account_id, "api_token_revoked", ctx, Some(id.to_owned())).await?;
+    security_event(
+        app,
+        tx.conn(),
+        &p.account_id,
+        "api_token_revoked",
+        ctx,
+        Some(id.to_owned()),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

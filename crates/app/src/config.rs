@@ -36,7 +36,11 @@ impl AppConfig {
     }
 
     pub fn link(&self, path_and_query: &str) -> String {
-        format!("{}{}", self.public_url.trim_end_matches('/'), path_and_query)
+        format!(
+            "{}{}",
+            self.public_url.trim_end_matches('/'),
+            path_and_query
+        )
     }
 
     /// Settings for tests and the demo.

@@ -14,7 +14,9 @@ pub async fn seed(app: &App) -> Result<bool> {
             return Ok(false);
         }
     }
-    let hash = crypto::hash_password_async(DEMO_PASSWORD.to_owned()).await.map_err(AppError::internal)?;
+    let hash = crypto::hash_password_async(DEMO_PASSWORD.to_owned())
+        .await
+        .map_err(AppError::internal)?;
     let now = app.now_ms();
     let row = AccountRow {
         id: ids::new_id(now),

@@ -60,8 +60,15 @@ pub async fn list(app: &App, p: &Principal, cursor: Option<&str>, limit: i64) ->
     let before = match cursor {
         None | Some("") => None,
         Some(c) => {
-            let parsed = c.split_once('.').and_then(|(t, id)| t.parse::<i64>().ok().filter(|_| ids::is_id(id)).map(|t| (t, id)));
-            Some(parsed.ok_or_else(|| AppError::bad_request("invalid_cursor", "this cursor is not valid"))?)
+            let parsed = c.split_once('.').and_then(|(t, id)| {
+                t.parse::<i64>()
+                    .ok()
+                    .filter(|_| ids::is_id(id))
+                    .map(|t| (t, id))
+            });
+            Some(parsed.ok_or_else(|| {
+                AppError::bad_request("invalid_cursor", "this cursor is not valid")
+            })?)
         }
     };
     let limit = limit.clamp(1, 100);
@@ -69,8 +76,15 @@ pub async fn list(app: &App, p: &Principal, cursor: Option<&str>, limit: i64) ->
     let rows = emails::list_for_account(&mut c, &p.account_id, before, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     let items: Vec<_> = rows.iter().take(limit as usize).collect();
-    let next_cursor = if more { items.last().map(|e| format!("{}.{}", e.created_at, e.id)) } else { None };
-    Ok(EmailPage { items: items.into_iter().map(summary).collect(), next_cursor })
+    let next_cursor = if more {
+        items.last().map(|e| format!("{}.{}", e.created_at, e.id))
+    } else {
+        None
+    };
+    Ok(EmailPage {
+        items: items.into_iter().map(summary).collect(),
+        next_cursor,
+    })
 }
 
 pub async fn get(app: &App, p: &Principal, id: &str) -> Result<EmailDetail> {
@@ -78,7 +92,9 @@ pub async fn get(app: &App, p: &Principal, id: &str) -> Result<EmailDetail> {
         return Err(AppError::not_found("email_not_found"));
     }
     let mut c = app.db.conn().await?;
-    let e = emails::get_for_account(&mut c, &p.account_id, id).await?.ok_or_else(|| AppError::not_found("email_not_found"))?;
+    let e = emails::get_for_account(&mut c, &p.account_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("email_not_found"))?;
     Ok(EmailDetail {
         summary: summary(&e),
         message_id: e.message_id,
@@ -99,7 +115,11 @@ pub struct VerifyMailView {
 pub async fn verify(app: &App, p: &Principal, pasted: &str) -> Result<VerifyMailView> {
     let v = pasted.trim();
     if v.is_empty() || v.len() > 300 {
-        return Err(AppError::field("reference", "invalid_reference", "paste the reference or the Message-ID of the mail"));
+        return Err(AppError::field(
+            "reference",
+            "invalid_reference",
+            "paste the reference or the Message-ID of the mail",
+        ));
     }
     let normalised = if v.to_ascii_uppercase().starts_with("GC-") {
         v.to_ascii_uppercase()
@@ -110,5 +130,8 @@ pub async fn verify(app: &App, p: &Principal, pasted: &str) -> Result<VerifyMail
     };
     let mut c = app.db.conn().await?;
     let found = emails::find_for_account(&mut c, &p.account_id, &normalised).await?;
-    Ok(VerifyMailView { genuine: found.is_some(), email: found.as_ref().map(summary) })
+    Ok(VerifyMailView {
+        genuine: found.is_some(),
+        email: found.as_ref().map(summary),
+    })
 }

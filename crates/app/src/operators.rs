@@ -27,7 +27,10 @@ impl Operator {
         if self.role == "admin" || allowed.contains(&self.role.as_str()) {
             Ok(())
         } else {
-            Err(AppError::forbidden("forbidden_role", "this operator role may not do this"))
+            Err(AppError::forbidden(
+                "forbidden_role",
+                "this operator role may not do this",
+            ))
         }
     }
 }
@@ -37,19 +40,37 @@ pub async fn create_key(db: &Db, now: i64, name: &str, role: &str) -> Result<Str
     let name = guichet_domain::validation::text(name, 1, 100)
         .map_err(|e| AppError::bad_request("invalid_name", e.message))?;
     if !ROLES.contains(&role) {
-        return Err(AppError::bad_request("invalid_role", "role must be admin, billing or support"));
+        return Err(AppError::bad_request(
+            "invalid_role",
+            "role must be admin, billing or support",
+        ));
     }
     let (token, hash) = crypto::new_token(KEY_PREFIX);
     let id = ids::new_id(now);
     let mut tx = db.begin().await?;
     operators::insert_key(
         tx.conn(),
-        &OperatorKeyRow { id: id.clone(), name: name.clone(), role: role.to_owned(), token_hash: hash, created_at: now, last_used_at: None, revoked_at: None },
+        &OperatorKeyRow {
+            id: id.clone(),
+            name: name.clone(),
+            role: role.to_owned(),
+            token_hash: hash,
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        },
     )
     .await?;
     operators::audit(
         tx.conn(),
-        &AuditRow { id: ids::new_id(now), actor: "cli".into(), action: "operator_key.create".into(), subject: Some(id), details: Some(format!("{name} ({role})")), created_at: now },
+        &AuditRow {
+            id: ids::new_id(now),
+            actor: "cli".into(),
+            action: "operator_key.create".into(),
+            subject: Some(id),
+            details: Some(format!("{name} ({role})")),
+            created_at: now,
+        },
     )
     .await?;
     tx.commit().await?;
@@ -62,19 +83,39 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Operator> {
         return Err(denied());
     }
     let mut c = app.db.conn().await?;
-    let k = operators::key_by_hash(&mut c, &crypto::hash_token(token)).await?.ok_or_else(denied)?;
+    let k = operators::key_by_hash(&mut c, &crypto::hash_token(token))
+        .await?
+        .ok_or_else(denied)?;
     if k.revoked_at.is_some() {
         return Err(denied());
     }
-    Ok(Operator { key_id: k.id, name: k.name, role: k.role })
+    Ok(Operator {
+        key_id: k.id,
+        name: k.name,
+        role: k.role,
+    })
 }
 
 /// Write an audit entry in the caller's transaction.
-pub async fn audit(app: &App, c: &mut AnyConnection, op: &Operator, action: &str, subject: Option<&str>, details: Option<String>) -> Result<()> {
+pub async fn audit(
+    app: &App,
+    c: &mut AnyConnection,
+    op: &Operator,
+    action: &str,
+    subject: Option<&str>,
+    details: Option<String>,
+) -> Result<()> {
     let now = app.now_ms();
     operators::audit(
         c,
-        &AuditRow { id: ids::new_id(now), actor: op.actor(), action: action.to_owned(), subject: subject.map(str::to_owned), details, created_at: now },
+        &AuditRow {
+            id: ids::new_id(now),
+            actor: op.actor(),
+            action: action.to_owned(),
+            subject: subject.map(str::to_owned),
+            details,
+            created_at: now,
+        },
     )
     .await?;
     Ok(())
@@ -95,7 +136,14 @@ pub async fn list_audit(app: &App, limit: i64) -> Result<Vec<AuditView>> {
     Ok(operators::list_audit(&mut c, limit.clamp(1, 500))
         .await?
         .into_iter()
-        .map(|a| AuditView { id: a.id, actor: a.actor, action: a.action, subject: a.subject, details: a.details, created_at: rfc3339(a.created_at) })
+        .map(|a| AuditView {
+            id: a.id,
+            actor: a.actor,
+            action: a.action,
+            subject: a.subject,
+            details: a.details,
+            created_at: rfc3339(a.created_at),
+        })
         .collect())
 }
 
@@ -109,31 +157,65 @@ pub struct ClockView {
 }
 
 pub fn clock_view(app: &App) -> ClockView {
-    ClockView { now: rfc3339(app.now_ms()), offset_seconds: app.clock.offset_ms() / 1000, sandbox: app.clock.is_movable() }
+    ClockView {
+        now: rfc3339(app.now_ms()),
+        offset_seconds: app.clock.offset_ms() / 1000,
+        sandbox: app.clock.is_movable(),
+    }
 }
 
 /// Move the sandbox clock forward to `target_ms` (or by `advance_secs`); refused outside
 /// sandbox mode and backwards. The offset is stored so that every node and a restart agree.
-pub async fn move_clock(app: &App, op: &Operator, target_ms: Option<i64>, advance_secs: Option<i64>) -> Result<ClockView> {
+pub async fn move_clock(
+    app: &App,
+    op: &Operator,
+    target_ms: Option<i64>,
+    advance_secs: Option<i64>,
+) -> Result<ClockView> {
     op.require_role(&[])?;
     if !app.clock.is_movable() {
-        return Err(AppError::forbidden("not_sandbox", "the clock moves only in sandbox mode"));
+        return Err(AppError::forbidden(
+            "not_sandbox",
+            "the clock moves only in sandbox mode",
+        ));
     }
     let now = app.now_ms();
     let target = match (target_ms, advance_secs) {
         (Some(t), None) => t,
         (None, Some(s)) if (0..=10 * 366 * 86_400).contains(&s) => now + s * 1000,
-        (None, Some(_)) => return Err(AppError::field("advance_seconds", "invalid_advance", "advance between 0 and ten years")),
-        _ => return Err(AppError::bad_request("invalid_clock_move", "give exactly one of `now` or `advance_seconds`")),
+        (None, Some(_)) => {
+            return Err(AppError::field(
+                "advance_seconds",
+                "invalid_advance",
+                "advance between 0 and ten years",
+            ));
+        }
+        _ => {
+            return Err(AppError::bad_request(
+                "invalid_clock_move",
+                "give exactly one of `now` or `advance_seconds`",
+            ));
+        }
     };
     if target < now {
-        return Err(AppError::bad_request("clock_backwards", "the clock never moves backwards"));
+        return Err(AppError::bad_request(
+            "clock_backwards",
+            "the clock never moves backwards",
+        ));
     }
     let offset = app.clock.offset_ms() + (target - now);
     app.clock.set_offset_ms(offset);
     let mut tx = app.db.begin().await?;
     settings::put(tx.conn(), CLOCK_KEY, &offset.to_string()).await?;
-    audit(app, tx.conn(), op, "clock.move", None, Some(rfc3339(target))).await?;
+    audit(
+        app,
+        tx.conn(),
+        op,
+        "clock.move",
+        None,
+        Some(rfc3339(target)),
+    )
+    .await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
     Ok(clock_view(app))
@@ -145,10 +227,10 @@ pub async fn load_clock(app: &App) -> Result<()> {
         return Ok(());
     }
     let mut c = app.db.conn().await?;
-    if let Some(v) = settings::get(&mut c, CLOCK_KEY).await? {
-        if let Ok(off) = v.parse::<i64>() {
-            app.clock.set_offset_ms(off);
-        }
+    if let Some(v) = settings::get(&mut c, CLOCK_KEY).await?
+        && let Ok(off) = v.parse::<i64>()
+    {
+        app.clock.set_offset_ms(off);
     }
     Ok(())
 }

@@ -28,12 +28,18 @@ fn password_of(candidate: &str, a: &AccountRow) -> Result<Password> {
 /// primary address is told.
 pub async fn request_password_reset(app: &App, email: &str, ctx: &RequestCtx) -> Result<()> {
     let Ok(email) = EmailAddress::parse(email) else {
-        return Err(AppError::field("email", "invalid_email", "this is not a valid e-mail address"));
+        return Err(AppError::field(
+            "email",
+            "invalid_email",
+            "this is not a valid e-mail address",
+        ));
     };
     let mut tx = app.db.begin().await?;
     let (a, to_backup) = match guichet_store::accounts::by_email(tx.conn(), email.as_str()).await? {
         Some(a) => (a, false),
-        None => match guichet_store::accounts::by_verified_backup_email(tx.conn(), email.as_str()).await? {
+        None => match guichet_store::accounts::by_verified_backup_email(tx.conn(), email.as_str())
+            .await?
+        {
             Some(a) => (a, true),
             None => return Ok(()),
         },
@@ -42,28 +48,52 @@ pub async fn request_password_reset(app: &App, email: &str, ctx: &RequestCtx) ->
         return Ok(());
     }
     let hour_ago = app.now_ms() - 3_600_000;
-    if action_tokens::count_since(tx.conn(), &a.id, "password_reset", hour_ago).await? >= SENDS_PER_HOUR {
+    if action_tokens::count_since(tx.conn(), &a.id, "password_reset", hour_ago).await?
+        >= SENDS_PER_HOUR
+    {
         return Ok(());
     }
-    let token = issue_action_token(app, tx.conn(), &a.id, "password_reset", None, RESET_TTL_MS).await?;
+    let token =
+        issue_action_token(app, tx.conn(), &a.id, "password_reset", None, RESET_TTL_MS).await?;
     let link = app.config.link(&format!("/reset-password?token={token}"));
-    let kind = MailKind::PasswordReset { link, minutes: RESET_TTL_MS / 60_000 };
+    let kind = MailKind::PasswordReset {
+        link,
+        minutes: RESET_TTL_MS / 60_000,
+    };
     if to_backup {
-        let to = Recipient { address: email.as_str(), ..recipient(&a) };
+        let to = Recipient {
+            address: email.as_str(),
+            ..recipient(&a)
+        };
         mail::enqueue(app, tx.conn(), &to, &kind).await?;
-        let notice = MailKind::PasswordResetToBackupNotice { backup_masked: mail::mask_email(email.as_str()) };
+        let notice = MailKind::PasswordResetToBackupNotice {
+            backup_masked: mail::mask_email(email.as_str()),
+        };
         mail::enqueue(app, tx.conn(), &recipient(&a), &notice).await?;
     } else {
         mail::enqueue(app, tx.conn(), &recipient(&a), &kind).await?;
     }
-    security_event(app, tx.conn(), &a.id, "password_reset_requested", ctx, to_backup.then(|| "backup_email".to_owned())).await?;
+    security_event(
+        app,
+        tx.conn(),
+        &a.id,
+        "password_reset_requested",
+        ctx,
+        to_backup.then(|| "backup_email".to_owned()),
+    )
+    .await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
     Ok(())
 }
 
 /// `POST /auth/password-reset/confirm`: set the password and end every session.
-pub async fn confirm_password_reset(app: &App, token: &str, password: &str, ctx: &RequestCtx) -> Result<()> {
+pub async fn confirm_password_reset(
+    app: &App,
+    token: &str,
+    password: &str,
+    ctx: &RequestCtx,
+) -> Result<()> {
     // Validate and hash before the write transaction, so that a refused password does not spend
     // the token and the slow hash never holds the write lock.
     let hash_of_token = crypto::hash_token(token.trim());
@@ -78,14 +108,24 @@ pub async fn confirm_password_reset(app: &App, token: &str, password: &str, ctx:
     let hash = match &a {
         Some(a) => {
             let pw = password_of(password, a)?;
-            Some(crypto::hash_password_async(pw.expose().to_owned()).await.map_err(AppError::internal)?)
+            Some(
+                crypto::hash_password_async(pw.expose().to_owned())
+                    .await
+                    .map_err(AppError::internal)?,
+            )
         }
         None => None,
     };
     let mut tx = app.db.begin().await?;
     let t = accounts::take_token(app, tx.conn(), &["password_reset"], token).await?;
-    let (Some(a), Some(hash)) = (a.filter(|a| a.id == t.account_id && a.state == "active"), hash) else {
-        return Err(AppError::bad_request("invalid_token", "this link or code is not valid"));
+    let (Some(a), Some(hash)) = (
+        a.filter(|a| a.id == t.account_id && a.state == "active"),
+        hash,
+    ) else {
+        return Err(AppError::bad_request(
+            "invalid_token",
+            "this link or code is not valid",
+        ));
     };
     set_password_and_end_sessions(app, &mut tx, &a, &hash, None, ctx).await?;
     tx.commit().await?;
@@ -121,10 +161,15 @@ pub async fn change_password(
     let session = p.require_session()?.to_owned();
     let a = accounts::load(app, &p.account_id).await?;
     if !crypto::verify_password_async(current.to_owned(), Some(a.password_hash.clone())).await {
-        return Err(AppError::forbidden("invalid_password", "the current password is wrong"));
+        return Err(AppError::forbidden(
+            "invalid_password",
+            "the current password is wrong",
+        ));
     }
     let pw = password_of(new, &a)?;
-    let hash = crypto::hash_password_async(pw.expose().to_owned()).await.map_err(AppError::internal)?;
+    let hash = crypto::hash_password_async(pw.expose().to_owned())
+        .await
+        .map_err(AppError::internal)?;
     let mut tx = app.db.begin().await?;
     set_password_and_end_sessions(app, &mut tx, &a, &hash, Some(&session), ctx).await?;
     tx.commit().await?;
@@ -136,7 +181,10 @@ async fn check_password(a: &AccountRow, password: &str) -> Result<()> {
     if crypto::verify_password_async(password.to_owned(), Some(a.password_hash.clone())).await {
         Ok(())
     } else {
-        Err(AppError::forbidden("invalid_password", "the password is wrong"))
+        Err(AppError::forbidden(
+            "invalid_password",
+            "the password is wrong",
+        ))
     }
 }
 
@@ -156,63 +204,159 @@ pub async fn request_email_change(
     let a = accounts::load(app, &p.account_id).await?;
     check_password(&a, password).await?;
     if new.as_str() == a.email {
-        return Err(AppError::field("email", "same_email", "this is already your address"));
+        return Err(AppError::field(
+            "email",
+            "same_email",
+            "this is already your address",
+        ));
     }
     let mut tx = app.db.begin().await?;
-    if guichet_store::accounts::by_email(tx.conn(), new.as_str()).await?.is_some() {
-        return Err(AppError::conflict("email_taken", "an account already uses this e-mail address"));
+    if guichet_store::accounts::by_email(tx.conn(), new.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(AppError::conflict(
+            "email_taken",
+            "an account already uses this e-mail address",
+        ));
     }
-    let token = issue_action_token(app, tx.conn(), &a.id, "email_change", Some(new.as_str().to_owned()), accounts::VERIFY_TTL_MS).await?;
+    let token = issue_action_token(
+        app,
+        tx.conn(),
+        &a.id,
+        "email_change",
+        Some(new.as_str().to_owned()),
+        accounts::VERIFY_TTL_MS,
+    )
+    .await?;
     let link = app.config.link(&format!("/verify-email?token={token}"));
-    let to_new = Recipient { address: new.as_str(), ..recipient(&a) };
-    mail::enqueue(app, tx.conn(), &to_new, &MailKind::EmailChangeConfirm { link, new_email: new.as_str().to_owned() }).await?;
-    mail::enqueue(app, tx.conn(), &recipient(&a), &MailKind::EmailChangeRequested { new_email_masked: mail::mask_email(new.as_str()) }).await?;
-    security_event(app, tx.conn(), &a.id, "email_change_requested", ctx, Some(mail::mask_email(new.as_str()))).await?;
+    let to_new = Recipient {
+        address: new.as_str(),
+        ..recipient(&a)
+    };
+    mail::enqueue(
+        app,
+        tx.conn(),
+        &to_new,
+        &MailKind::EmailChangeConfirm {
+            link,
+            new_email: new.as_str().to_owned(),
+        },
+    )
+    .await?;
+    mail::enqueue(
+        app,
+        tx.conn(),
+        &recipient(&a),
+        &MailKind::EmailChangeRequested {
+            new_email_masked: mail::mask_email(new.as_str()),
+        },
+    )
+    .await?;
+    security_event(
+        app,
+        tx.conn(),
+        &a.id,
+        "email_change_requested",
+        ctx,
+        Some(mail::mask_email(new.as_str())),
+    )
+    .await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
     Ok(())
 }
 
 /// Set the backup address (unverified until its mailed link is followed).
-pub async fn set_backup_email(app: &App, p: &crate::auth::Principal, email: &str, ctx: &RequestCtx) -> Result<()> {
+pub async fn set_backup_email(
+    app: &App,
+    p: &crate::auth::Principal,
+    email: &str,
+    ctx: &RequestCtx,
+) -> Result<()> {
     p.require_session()?;
     let b = EmailAddress::parse(email).map_err(|mut e| {
         e.field = "email".into();
         AppError::validation(vec![e])
     })?;
     let mut tx = app.db.begin().await?;
-    let a = guichet_store::accounts::by_id(tx.conn(), &p.account_id).await?.ok_or_else(|| AppError::unauthorized("unauthenticated", "sign in first"))?;
+    let a = guichet_store::accounts::by_id(tx.conn(), &p.account_id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("unauthenticated", "sign in first"))?;
     if b.as_str() == a.email {
-        return Err(AppError::field("email", "same_as_primary", "the backup address must differ from the primary one"));
+        return Err(AppError::field(
+            "email",
+            "same_as_primary",
+            "the backup address must differ from the primary one",
+        ));
     }
     let hour_ago = app.now_ms() - 3_600_000;
-    if action_tokens::count_since(tx.conn(), &a.id, "backup_email", hour_ago).await? >= SENDS_PER_HOUR {
+    if action_tokens::count_since(tx.conn(), &a.id, "backup_email", hour_ago).await?
+        >= SENDS_PER_HOUR
+    {
         return Err(AppError::too_many("too_many_requests", 3600));
     }
-    guichet_store::accounts::set_backup_email(tx.conn(), &a.id, Some(b.as_str()), app.now_ms()).await?;
-    let token = issue_action_token(app, tx.conn(), &a.id, "backup_email", Some(b.as_str().to_owned()), accounts::VERIFY_TTL_MS).await?;
+    guichet_store::accounts::set_backup_email(tx.conn(), &a.id, Some(b.as_str()), app.now_ms())
+        .await?;
+    let token = issue_action_token(
+        app,
+        tx.conn(),
+        &a.id,
+        "backup_email",
+        Some(b.as_str().to_owned()),
+        accounts::VERIFY_TTL_MS,
+    )
+    .await?;
     let link = app.config.link(&format!("/verify-email?token={token}"));
-    let to = Recipient { address: b.as_str(), ..recipient(&a) };
+    let to = Recipient {
+        address: b.as_str(),
+        ..recipient(&a)
+    };
     mail::enqueue(app, tx.conn(), &to, &MailKind::BackupEmailVerify { link }).await?;
-    security_event(app, tx.conn(), &a.id, "backup_email_set", ctx, Some(mail::mask_email(b.as_str()))).await?;
+    security_event(
+        app,
+        tx.conn(),
+        &a.id,
+        "backup_email_set",
+        ctx,
+        Some(mail::mask_email(b.as_str())),
+    )
+    .await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
     Ok(())
 }
 
-pub async fn remove_backup_email(app: &App, p: &crate::auth::Principal, ctx: &RequestCtx) -> Result<()> {
+pub async fn remove_backup_email(
+    app: &App,
+    p: &crate::auth::Principal,
+    ctx: &RequestCtx,
+) -> Result<()> {
     p.require_session()?;
     let now = app.now_ms();
     let mut tx = app.db.begin().await?;
     guichet_store::accounts::set_backup_email(tx.conn(), &p.account_id, None, now).await?;
     action_tokens::void_unused(tx.conn(), &p.account_id, "backup_email", now).await?;
-    security_event(app, tx.conn(), &p.account_id, "backup_email_removed", ctx, None).await?;
+    security_event(
+        app,
+        tx.conn(),
+        &p.account_id,
+        "backup_email_removed",
+        ctx,
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Set the mobile number (unverified) and text it a 6-digit code.
-pub async fn set_phone(app: &App, p: &crate::auth::Principal, phone: &str, ctx: &RequestCtx) -> Result<()> {
+pub async fn set_phone(
+    app: &App,
+    p: &crate::auth::Principal,
+    phone: &str,
+    ctx: &RequestCtx,
+) -> Result<()> {
     p.require_session()?;
     let phone = PhoneNumber::parse(phone).map_err(|mut e| {
         e.field = "phone".into();
@@ -220,10 +364,13 @@ pub async fn set_phone(app: &App, p: &crate::auth::Principal, phone: &str, ctx: 
     })?;
     let now = app.now_ms();
     let mut tx = app.db.begin().await?;
-    if action_tokens::count_since(tx.conn(), &p.account_id, "phone_verify", now - 3_600_000).await? >= SENDS_PER_HOUR {
+    if action_tokens::count_since(tx.conn(), &p.account_id, "phone_verify", now - 3_600_000).await?
+        >= SENDS_PER_HOUR
+    {
         return Err(AppError::too_many("too_many_requests", 3600));
     }
-    guichet_store::accounts::set_phone(tx.conn(), &p.account_id, Some(phone.as_str()), None, now).await?;
+    guichet_store::accounts::set_phone(tx.conn(), &p.account_id, Some(phone.as_str()), None, now)
+        .await?;
     action_tokens::void_unused(tx.conn(), &p.account_id, "phone_verify", now).await?;
     let code = crypto::numeric_code(6);
     action_tokens::insert(
@@ -241,17 +388,32 @@ pub async fn set_phone(app: &App, p: &crate::auth::Principal, phone: &str, ctx: 
         },
     )
     .await?;
-    let a = guichet_store::accounts::by_id(tx.conn(), &p.account_id).await?.ok_or_else(|| AppError::unauthorized("unauthenticated", "sign in first"))?;
+    let a = guichet_store::accounts::by_id(tx.conn(), &p.account_id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("unauthenticated", "sign in first"))?;
     let body = sms::verification_text(accounts::language_of(&a), &app.config.provider_name, &code);
     sms::enqueue(app, tx.conn(), Some(&a.id), phone.as_str(), &body).await?;
-    security_event(app, tx.conn(), &a.id, "phone_set", ctx, Some(phone.masked())).await?;
+    security_event(
+        app,
+        tx.conn(),
+        &a.id,
+        "phone_set",
+        ctx,
+        Some(phone.masked()),
+    )
+    .await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
     Ok(())
 }
 
 /// Check the texted code; five wrong tries void it.
-pub async fn verify_phone(app: &App, p: &crate::auth::Principal, code: &str, ctx: &RequestCtx) -> Result<()> {
+pub async fn verify_phone(
+    app: &App,
+    p: &crate::auth::Principal,
+    code: &str,
+    ctx: &RequestCtx,
+) -> Result<()> {
     p.require_session()?;
     let now = app.now_ms();
     let mut tx = app.db.begin().await?;
@@ -263,14 +425,23 @@ pub async fn verify_phone(app: &App, p: &crate::auth::Principal, code: &str, ctx
     if code.len() != 6 || !crypto::ct_eq(&crypto::hash_code(&p.account_id, code), &t.token_hash) {
         action_tokens::add_attempt(tx.conn(), &t.id).await?;
         tx.commit().await?;
-        return Err(AppError::bad_request("invalid_code", "this code is not right"));
+        return Err(AppError::bad_request(
+            "invalid_code",
+            "this code is not right",
+        ));
     }
     action_tokens::consume(tx.conn(), &t.id, now).await?;
-    let a = guichet_store::accounts::by_id(tx.conn(), &p.account_id).await?.ok_or_else(|| AppError::unauthorized("unauthenticated", "sign in first"))?;
+    let a = guichet_store::accounts::by_id(tx.conn(), &p.account_id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("unauthenticated", "sign in first"))?;
     if a.phone != t.payload {
-        return Err(AppError::bad_request("code_expired", "the number changed since the code was sent"));
+        return Err(AppError::bad_request(
+            "code_expired",
+            "the number changed since the code was sent",
+        ));
     }
-    guichet_store::accounts::set_phone(tx.conn(), &a.id, a.phone.as_deref(), Some(now), now).await?;
+    guichet_store::accounts::set_phone(tx.conn(), &a.id, a.phone.as_deref(), Some(now), now)
+        .await?;
     security_event(app, tx.conn(), &a.id, "phone_verified", ctx, None).await?;
     tx.commit().await?;
     Ok(())
@@ -297,18 +468,24 @@ pub struct SecurityEventView {
     pub created_at: String,
 }
 
-pub async fn events(app: &App, p: &crate::auth::Principal, limit: i64) -> Result<Vec<SecurityEventView>> {
+pub async fn events(
+    app: &App,
+    p: &crate::auth::Principal,
+    limit: i64,
+) -> Result<Vec<SecurityEventView>> {
     let mut c = app.db.conn().await?;
-    Ok(security_events::list_for_account(&mut c, &p.account_id, limit.clamp(1, 200))
-        .await?
-        .into_iter()
-        .map(|e| SecurityEventView {
-            id: e.id,
-            kind: e.kind,
-            ip: e.ip,
-            user_agent: e.user_agent,
-            details: e.details,
-            created_at: rfc3339(e.created_at),
-        })
-        .collect())
+    Ok(
+        security_events::list_for_account(&mut c, &p.account_id, limit.clamp(1, 200))
+            .await?
+            .into_iter()
+            .map(|e| SecurityEventView {
+                id: e.id,
+                kind: e.kind,
+                ip: e.ip,
+                user_agent: e.user_agent,
+                details: e.details,
+                created_at: rfc3339(e.created_at),
+            })
+            .collect(),
+    )
 }

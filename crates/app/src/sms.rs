@@ -8,13 +8,23 @@ use guichet_store::{AnyConnection, sms};
 
 pub fn verification_text(lang: Language, provider: &str, code: &str) -> String {
     match lang {
-        Language::Fr => format!("{provider} : votre code de vérification est {code}. Il expire dans 10 minutes. Ne le communiquez à personne."),
-        Language::En => format!("{provider}: your verification code is {code}. It expires in 10 minutes. Never share it."),
+        Language::Fr => format!(
+            "{provider} : votre code de vérification est {code}. Il expire dans 10 minutes. Ne le communiquez à personne."
+        ),
+        Language::En => format!(
+            "{provider}: your verification code is {code}. It expires in 10 minutes. Never share it."
+        ),
     }
 }
 
 /// Queue a text in the caller's transaction.
-pub async fn enqueue(app: &App, c: &mut AnyConnection, account_id: Option<&str>, to: &str, body: &str) -> Result<()> {
+pub async fn enqueue(
+    app: &App,
+    c: &mut AnyConnection,
+    account_id: Option<&str>,
+    to: &str,
+    body: &str,
+) -> Result<()> {
     let now = app.now_ms();
     sms::insert(
         c,
@@ -56,14 +66,20 @@ pub async fn deliver_due(app: &App) -> Result<usize> {
                 sms::mark_sent(&mut c, &m.id, app.now_ms(), true).await?;
                 sent += 1;
             }
-            Some(url) => match crate::worker::post_json(url, &serde_json::json!({"id": m.id, "to": m.to_phone, "body": m.body})).await {
+            Some(url) => match crate::worker::post_json(
+                url,
+                &serde_json::json!({"id": m.id, "to": m.to_phone, "body": m.body}),
+            )
+            .await
+            {
                 Ok(()) => {
                     sms::mark_sent(&mut c, &m.id, app.now_ms(), app.config.sandbox).await?;
                     sent += 1;
                 }
                 Err(e) => {
-                    let next = crate::mail::sender::retry_at(app.now_ms(), m.attempts + 1, m.created_at)
-                        .filter(|t| t - m.created_at < 15 * 60_000);
+                    let next =
+                        crate::mail::sender::retry_at(app.now_ms(), m.attempts + 1, m.created_at)
+                            .filter(|t| t - m.created_at < 15 * 60_000);
                     sms::mark_attempt_failed(&mut c, &m.id, &e, next).await?;
                 }
             },

@@ -21,10 +21,10 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
     };
     tracing::info!(smtp = mailer.is_some(), "workers started");
     loop {
-        if let Some(m) = &mailer {
-            if let Err(e) = m.deliver_due(&app).await {
-                tracing::warn!(error = %e, "mail delivery pass failed");
-            }
+        if let Some(m) = &mailer
+            && let Err(e) = m.deliver_due(&app).await
+        {
+            tracing::warn!(error = %e, "mail delivery pass failed");
         }
         if let Err(e) = crate::sms::deliver_due(&app).await {
             tracing::warn!(error = %e, "SMS delivery pass failed");
@@ -50,7 +50,12 @@ pub async fn post_json(url: &str, body: &serde_json::Value) -> Result<(), String
             .build()
             .unwrap_or_default()
     });
-    let r = client.post(url).json(body).send().await.map_err(|e| e.to_string())?;
+    let r = client
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     if r.status().is_success() {
         Ok(())
     } else {

@@ -188,7 +188,10 @@ impl NewAccount {
     pub fn validate(input: &SignupInput) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new();
         let email = f.check("email", EmailAddress::parse(&input.email));
-        let first_name = f.check("first_name", validation::text(&input.first_name, 1, NAME_MAX));
+        let first_name = f.check(
+            "first_name",
+            validation::text(&input.first_name, 1, NAME_MAX),
+        );
         let last_name = f.check("last_name", validation::text(&input.last_name, 1, NAME_MAX));
         let personal = [
             input.email.as_str(),
@@ -224,36 +227,52 @@ impl NewAccount {
             )
             .flatten();
         if kind == Some(AccountKind::Company) && organisation.is_none() {
-            f.push("organisation", "required", "a company account names its organisation");
+            f.push(
+                "organisation",
+                "required",
+                "a company account names its organisation",
+            );
         }
         let vat = match input.vat_number.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(v) => f.check("vat_number", vat_number(v)),
         };
         if vat.is_some() && kind != Some(AccountKind::Company) {
-            f.push("vat_number", "vat_number_for_companies", "only a company account has a VAT number");
+            f.push(
+                "vat_number",
+                "vat_number_for_companies",
+                "only a company account has a VAT number",
+            );
         }
         let address = address(&mut f, &input.address);
         if !f.is_empty() {
             return Err(f.into_vec());
         }
         // Every Option below is Some when no error was recorded.
-        match (email, password, first_name, last_name, country, language, kind) {
-            (Some(email), Some(password), Some(first_name), Some(last_name), Some(country), Some(language), Some(kind)) => {
-                Ok(NewAccount {
-                    currency: Currency::default_for_country(country.as_str()),
-                    email,
-                    password,
-                    first_name,
-                    last_name,
-                    country,
-                    language,
-                    kind,
-                    organisation,
-                    vat_number: vat,
-                    address,
-                })
-            }
+        match (
+            email, password, first_name, last_name, country, language, kind,
+        ) {
+            (
+                Some(email),
+                Some(password),
+                Some(first_name),
+                Some(last_name),
+                Some(country),
+                Some(language),
+                Some(kind),
+            ) => Ok(NewAccount {
+                currency: Currency::default_for_country(country.as_str()),
+                email,
+                password,
+                first_name,
+                last_name,
+                country,
+                language,
+                kind,
+                organisation,
+                vat_number: vat,
+                address,
+            }),
             _ => Err(vec![FieldError {
                 field: String::new(),
                 code: "invalid_input",
@@ -302,20 +321,23 @@ impl ProfilePatch {
     pub fn apply(&self, current: &Profile) -> Result<Profile, Vec<FieldError>> {
         let mut f = Fields::new();
         let mut p = current.clone();
-        if let Some(v) = &self.first_name {
-            if let Some(v) = f.check("first_name", validation::text(v, 1, NAME_MAX)) {
-                p.first_name = v;
-            }
+        if let Some(v) = &self.first_name
+            && let Some(v) = f.check("first_name", validation::text(v, 1, NAME_MAX))
+        {
+            p.first_name = v;
         }
-        if let Some(v) = &self.last_name {
-            if let Some(v) = f.check("last_name", validation::text(v, 1, NAME_MAX)) {
-                p.last_name = v;
-            }
+        if let Some(v) = &self.last_name
+            && let Some(v) = f.check("last_name", validation::text(v, 1, NAME_MAX))
+        {
+            p.last_name = v;
         }
-        if let Some(v) = &self.organisation {
-            if let Some(v) = f.check("organisation", validation::optional_text(Some(v), ORGANISATION_MAX)) {
-                p.organisation = v;
-            }
+        if let Some(v) = &self.organisation
+            && let Some(v) = f.check(
+                "organisation",
+                validation::optional_text(Some(v), ORGANISATION_MAX),
+            )
+        {
+            p.organisation = v;
         }
         if let Some(v) = &self.vat_number {
             p.vat_number = if v.trim().is_empty() {
@@ -330,29 +352,52 @@ impl ProfilePatch {
                 None => f.push("language", "invalid_language", "language must be fr or en"),
             }
         }
-        if let Some(v) = &self.country {
-            if let Some(c) = f.check("country", CountryCode::parse(v)) {
-                p.country = c;
-            }
+        if let Some(v) = &self.country
+            && let Some(c) = f.check("country", CountryCode::parse(v))
+        {
+            p.country = c;
         }
         let a = &self.address;
         let mut set = |name: &str, src: &Option<String>, dst: &mut Option<String>, max: usize| {
-            if let Some(v) = src {
-                if let Some(v) = f.check(name, validation::optional_text(Some(v), max)) {
-                    *dst = v;
-                }
+            if let Some(v) = src
+                && let Some(v) = f.check(name, validation::optional_text(Some(v), max))
+            {
+                *dst = v;
             }
         };
-        set("address_line1", &a.line1, &mut p.address.line1, ADDRESS_LINE_MAX);
-        set("address_line2", &a.line2, &mut p.address.line2, ADDRESS_LINE_MAX);
-        set("postal_code", &a.postal_code, &mut p.address.postal_code, POSTAL_CODE_MAX);
+        set(
+            "address_line1",
+            &a.line1,
+            &mut p.address.line1,
+            ADDRESS_LINE_MAX,
+        );
+        set(
+            "address_line2",
+            &a.line2,
+            &mut p.address.line2,
+            ADDRESS_LINE_MAX,
+        );
+        set(
+            "postal_code",
+            &a.postal_code,
+            &mut p.address.postal_code,
+            POSTAL_CODE_MAX,
+        );
         set("city", &a.city, &mut p.address.city, NAME_MAX);
         set("region", &a.region, &mut p.address.region, NAME_MAX);
         if p.kind == AccountKind::Company && p.organisation.is_none() {
-            f.push("organisation", "required", "a company account names its organisation");
+            f.push(
+                "organisation",
+                "required",
+                "a company account names its organisation",
+            );
         }
         if p.kind == AccountKind::Individual && p.vat_number.is_some() {
-            f.push("vat_number", "vat_number_for_companies", "only a company account has a VAT number");
+            f.push(
+                "vat_number",
+                "vat_number_for_companies",
+                "only a company account has a VAT number",
+            );
         }
         f.finish().map(|()| p)
     }
@@ -414,17 +459,27 @@ mod tests {
             vat_number: None,
             language: a.language,
             country: a.country,
-            address: PostalAddress { city: Some("Lyon".into()), ..Default::default() },
+            address: PostalAddress {
+                city: Some("Lyon".into()),
+                ..Default::default()
+            },
         };
         let patch = ProfilePatch {
             last_name: Some("Durand".into()),
-            address: PostalAddressPatch { city: Some(String::new()), ..Default::default() },
+            address: PostalAddressPatch {
+                city: Some(String::new()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let p = patch.apply(&current).unwrap();
         assert_eq!(p.last_name, "Durand");
         assert_eq!(p.address.city, None);
-        let bad = ProfilePatch { vat_number: Some("FR123".into()), first_name: Some(String::new()), ..Default::default() };
+        let bad = ProfilePatch {
+            vat_number: Some("FR123".into()),
+            first_name: Some(String::new()),
+            ..Default::default()
+        };
         let errs = bad.apply(&current).unwrap_err();
         assert_eq!(errs.len(), 2);
     }

@@ -26,7 +26,10 @@ impl EmailAddress {
             return Err(err("required", "an e-mail address is required"));
         }
         if v.len() > Self::MAX_LEN {
-            return Err(err("too_long", "an e-mail address has at most 254 characters"));
+            return Err(err(
+                "too_long",
+                "an e-mail address has at most 254 characters",
+            ));
         }
         let parsed = email_address::EmailAddress::from_str(&v)
             .map_err(|_| err("invalid_email", "this is not a valid e-mail address"))?;
@@ -36,7 +39,10 @@ impl EmailAddress {
         }
         let domain = parsed.domain();
         if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
-            return Err(err("invalid_email", "the domain of this e-mail address is not valid"));
+            return Err(err(
+                "invalid_email",
+                "the domain of this e-mail address is not valid",
+            ));
         }
         Ok(Self(v))
     }
@@ -92,7 +98,10 @@ mod tests {
             "a b@example.com",
             "a@[127.0.0.1]",
         ] {
-            assert!(EmailAddress::parse(bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                EmailAddress::parse(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(EmailAddress::parse(&long).unwrap_err().code, "too_long");

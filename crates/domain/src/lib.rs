@@ -12,7 +12,9 @@ pub mod password;
 pub mod phone;
 pub mod validation;
 
-pub use account::{AccountKind, AccountState, ApiTokenScope, CustomerCode, NewAccount, ProfilePatch};
+pub use account::{
+    AccountKind, AccountState, ApiTokenScope, CustomerCode, NewAccount, ProfilePatch,
+};
 pub use country::CountryCode;
 pub use email::EmailAddress;
 pub use language::Language;

@@ -155,13 +155,24 @@ mod tests {
         assert_eq!(Money::new(1250, Currency::Eur).decimal(), "12.50");
         assert_eq!(Money::new(-5, Currency::Eur).decimal(), "-0.05");
         assert_eq!(Money::new(500, Currency::Jpy).decimal(), "500");
-        assert_eq!(Money::new(i64::MIN, Currency::Eur).decimal(), "-92233720368547758.08");
+        assert_eq!(
+            Money::new(i64::MIN, Currency::Eur).decimal(),
+            "-92233720368547758.08"
+        );
     }
 
     #[test]
     fn refuses_mixed_currencies() {
-        assert!(Money::new(1, Currency::Eur).checked_add(Money::new(1, Currency::Usd)).is_none());
-        assert!(Money::new(i64::MAX, Currency::Eur).checked_add(Money::new(1, Currency::Eur)).is_none());
+        assert!(
+            Money::new(1, Currency::Eur)
+                .checked_add(Money::new(1, Currency::Usd))
+                .is_none()
+        );
+        assert!(
+            Money::new(i64::MAX, Currency::Eur)
+                .checked_add(Money::new(1, Currency::Eur))
+                .is_none()
+        );
     }
 
     proptest! {

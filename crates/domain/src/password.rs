@@ -118,17 +118,35 @@ mod tests {
 
     #[test]
     fn policy() {
-        assert_eq!(Password::new("short", &[]).unwrap_err(), PasswordError::TooShort);
-        assert_eq!(Password::new(&"x".repeat(129), &[]).unwrap_err(), PasswordError::TooLong);
+        assert_eq!(
+            Password::new("short", &[]).unwrap_err(),
+            PasswordError::TooShort
+        );
+        assert_eq!(
+            Password::new(&"x".repeat(129), &[]).unwrap_err(),
+            PasswordError::TooLong
+        );
         assert!(Password::new(&"é".repeat(128), &[]).is_ok());
         // A common password long enough to pass the length rule.
-        assert_eq!(Password::new("1qaz2wsx3edc", &[]).unwrap_err(), PasswordError::TooCommon);
-        assert_eq!(Password::new("QWERTY123456", &[]).unwrap_err(), PasswordError::TooCommon);
+        assert_eq!(
+            Password::new("1qaz2wsx3edc", &[]).unwrap_err(),
+            PasswordError::TooCommon
+        );
+        assert_eq!(
+            Password::new("QWERTY123456", &[]).unwrap_err(),
+            PasswordError::TooCommon
+        );
         assert_eq!(
             Password::new("zoe.martin.home", &["zoe.martin.home@example.fr"]).unwrap_err(),
             PasswordError::TooPersonal
         );
         assert!(Password::new("a long enough passphrase", &["zoe@example.fr"]).is_ok());
-        assert_eq!(format!("{:?}", Password::new("a long enough passphrase", &[]).unwrap()), "Password(***)");
+        assert_eq!(
+            format!(
+                "{:?}",
+                Password::new("a long enough passphrase", &[]).unwrap()
+            ),
+            "Password(***)"
+        );
     }
 }

@@ -40,7 +40,12 @@ impl PhoneNumber {
     pub fn masked(&self) -> String {
         let n = self.0.len();
         let visible = &self.0[n.saturating_sub(2)..];
-        format!("{}{}{}", &self.0[..3.min(n)], "•".repeat(n.saturating_sub(5)), visible)
+        format!(
+            "{}{}{}",
+            &self.0[..3.min(n)],
+            "•".repeat(n.saturating_sub(5)),
+            visible
+        )
     }
 }
 
@@ -69,9 +74,21 @@ mod tests {
 
     #[test]
     fn parses_e164() {
-        assert_eq!(PhoneNumber::parse("+33 6 12 34 56 78").unwrap().as_str(), "+33612345678");
-        assert_eq!(PhoneNumber::parse("+33612345678").unwrap().masked(), "+33•••••••78");
-        for bad in ["0612345678", "+0612345678", "+33", "+33abc45678", "+1234567890123456"] {
+        assert_eq!(
+            PhoneNumber::parse("+33 6 12 34 56 78").unwrap().as_str(),
+            "+33612345678"
+        );
+        assert_eq!(
+            PhoneNumber::parse("+33612345678").unwrap().masked(),
+            "+33•••••••78"
+        );
+        for bad in [
+            "0612345678",
+            "+0612345678",
+            "+33",
+            "+33abc45678",
+            "+1234567890123456",
+        ] {
             assert!(PhoneNumber::parse(bad).is_err(), "{bad}");
         }
     }

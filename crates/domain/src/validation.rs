@@ -110,7 +110,10 @@ mod tests {
         assert_eq!(text("  Zoé ", 1, 3).unwrap(), "Zoé");
         assert_eq!(text("", 1, 3).unwrap_err().code, "required");
         assert_eq!(text("abcd", 1, 3).unwrap_err().code, "too_long");
-        assert_eq!(text("a\u{0}b", 1, 3).unwrap_err().code, "invalid_characters");
+        assert_eq!(
+            text("a\u{0}b", 1, 3).unwrap_err().code,
+            "invalid_characters"
+        );
         assert_eq!(optional_text(Some("  "), 3).unwrap(), None);
     }
 }

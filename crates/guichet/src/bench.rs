@@ -24,7 +24,11 @@ pub enum BenchCommand {
 
 pub async fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
-        BenchCommand::Api { requests, concurrency, database_url } => api(requests, concurrency, database_url).await,
+        BenchCommand::Api {
+            requests,
+            concurrency,
+            database_url,
+        } => api(requests, concurrency, database_url).await,
     }
 }
 
@@ -72,7 +76,11 @@ fn start_server(database_url: Option<&str>) -> Result<Server> {
     BufReader::new(stdout).read_line(&mut line)?;
     let addr = line.trim().strip_prefix("listening on ").map(str::to_owned);
     match addr {
-        Some(addr) => Ok(Server { child, addr, _dir: TempDir(dir) }),
+        Some(addr) => Ok(Server {
+            child,
+            addr,
+            _dir: TempDir(dir),
+        }),
         None => {
             let _ = child.kill();
             bail!("server did not start: {line:?}")
@@ -93,7 +101,9 @@ async fn api(requests: usize, concurrency: usize, database_url: Option<String>) 
     let concurrency = concurrency.clamp(1, 1024);
     let server = start_server(database_url.as_deref())?;
     let base = server.addr.clone();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
     let login: serde_json::Value = client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&serde_json::json!({"email": guichet_app::demo::DEMO_EMAIL, "password": guichet_app::demo::DEMO_PASSWORD}))
@@ -109,7 +119,12 @@ async fn api(requests: usize, concurrency: usize, database_url: Option<String>) 
     // Warm-up, then the measured run.
     let url = format!("{base}/api/v1/me");
     for _ in 0..200 {
-        client.get(&url).bearer_auth(&token).send().await?.error_for_status()?;
+        client
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .error_for_status()?;
     }
     let start = Instant::now();
     let per_task = requests.div_ceil(concurrency);
@@ -143,13 +158,40 @@ async fn api(requests: usize, concurrency: usize, database_url: Option<String>) 
     let loaded = rss_kib(server.child.id());
     lat.sort();
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    let backend = if database_url.as_deref().is_some_and(|u| u.starts_with("postgres")) { "postgres" } else { "sqlite" };
-    println!("bench api: GET /api/v1/me over loopback ({backend}, {} requests, {concurrency} concurrent, client in the same machine)", lat.len());
-    println!("  requests/s   {:>10.0}", lat.len() as f64 / elapsed.as_secs_f64());
-    println!("  p50          {:>10.3} ms", pct(0.50).as_secs_f64() * 1000.0);
-    println!("  p99          {:>10.3} ms", pct(0.99).as_secs_f64() * 1000.0);
+    let backend = if database_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("postgres"))
+    {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    println!(
+        "bench api: GET /api/v1/me over loopback ({backend}, {} requests, {concurrency} concurrent, client in the same machine)",
+        lat.len()
+    );
+    println!(
+        "  requests/s   {:>10.0}",
+        lat.len() as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  p50          {:>10.3} ms",
+        pct(0.50).as_secs_f64() * 1000.0
+    );
+    println!(
+        "  p99          {:>10.3} ms",
+        pct(0.99).as_secs_f64() * 1000.0
+    );
     println!("  errors       {errors:>10}");
-    println!("  idle RSS     {:>10} KiB", idle.map(|v| v.to_string()).unwrap_or_else(|| "n/a".into()));
-    println!("  loaded RSS   {:>10} KiB", loaded.map(|v| v.to_string()).unwrap_or_else(|| "n/a".into()));
+    println!(
+        "  idle RSS     {:>10} KiB",
+        idle.map(|v| v.to_string()).unwrap_or_else(|| "n/a".into())
+    );
+    println!(
+        "  loaded RSS   {:>10} KiB",
+        loaded
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "n/a".into())
+    );
     Ok(())
 }

@@ -73,7 +73,8 @@ impl Config {
             .or_else(|| Some(PathBuf::from("guichet.toml")).filter(|p| p.exists()));
         let mut c = match &path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
                 toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
             }
             None => Config::default(),
@@ -84,19 +85,40 @@ impl Config {
     }
 
     fn apply_env(&mut self) -> Result<()> {
-        if let Some(v) = env("GUICHET_LISTEN") { self.listen = v; }
-        if let Some(v) = env("GUICHET_DATA_DIR") { self.data_dir = PathBuf::from(v); }
-        if let Some(v) = env("GUICHET_DATABASE_URL") { self.database_url = Some(v); }
-        if let Some(v) = env("GUICHET_DATABASE_MAX_CONNECTIONS") {
-            self.database_max_connections = v.parse().context("GUICHET_DATABASE_MAX_CONNECTIONS")?;
+        if let Some(v) = env("GUICHET_LISTEN") {
+            self.listen = v;
         }
-        if let Some(v) = env("GUICHET_PUBLIC_URL") { self.public_url = Some(v); }
-        if let Some(v) = env("GUICHET_SANDBOX") { self.sandbox = flag(&v).context("GUICHET_SANDBOX")?; }
-        if let Some(v) = env("GUICHET_PROVIDER_NAME") { self.provider_name = v; }
-        if let Some(v) = env("GUICHET_MAIL_FROM") { self.mail_from = v; }
-        if let Some(v) = env("GUICHET_SMTP_URL") { self.smtp_url = Some(v); }
-        if let Some(v) = env("GUICHET_SMS_WEBHOOK_URL") { self.sms_webhook_url = Some(v); }
-        if let Some(v) = env("GUICHET_LOG_FORMAT") { self.log_format = v; }
+        if let Some(v) = env("GUICHET_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("GUICHET_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = env("GUICHET_DATABASE_MAX_CONNECTIONS") {
+            self.database_max_connections =
+                v.parse().context("GUICHET_DATABASE_MAX_CONNECTIONS")?;
+        }
+        if let Some(v) = env("GUICHET_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = env("GUICHET_SANDBOX") {
+            self.sandbox = flag(&v).context("GUICHET_SANDBOX")?;
+        }
+        if let Some(v) = env("GUICHET_PROVIDER_NAME") {
+            self.provider_name = v;
+        }
+        if let Some(v) = env("GUICHET_MAIL_FROM") {
+            self.mail_from = v;
+        }
+        if let Some(v) = env("GUICHET_SMTP_URL") {
+            self.smtp_url = Some(v);
+        }
+        if let Some(v) = env("GUICHET_SMS_WEBHOOK_URL") {
+            self.sms_webhook_url = Some(v);
+        }
+        if let Some(v) = env("GUICHET_LOG_FORMAT") {
+            self.log_format = v;
+        }
         Ok(())
     }
 
@@ -104,10 +126,10 @@ impl Config {
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be text or json");
         }
-        if let Some(u) = &self.database_url {
-            if guichet_store::Backend::from_url(u).is_none() {
-                bail!("database_url must start with sqlite:// or postgres://");
-            }
+        if let Some(u) = &self.database_url
+            && guichet_store::Backend::from_url(u).is_none()
+        {
+            bail!("database_url must start with sqlite:// or postgres://");
         }
         if let Some(u) = &self.public_url {
             url::Url::parse(u).with_context(|| format!("public_url {u:?} is not a URL"))?;
@@ -128,9 +150,9 @@ impl Config {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("guichet.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("guichet.db").display()))
     }
 
     /// The configuration with passwords in URLs masked, as TOML.

@@ -10,7 +10,11 @@ use config::Config;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "guichet", version, about = "Customer accounts, billing and service lifecycle for hosting providers")]
+#[command(
+    name = "guichet",
+    version,
+    about = "Customer accounts, billing and service lifecycle for hosting providers"
+)]
 struct Cli {
     /// TOML configuration file (default: $GUICHET_CONFIG, else ./guichet.toml when present).
     #[arg(long, global = true)]
@@ -63,7 +67,9 @@ enum OperatorCommand {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         match cli.command {
             Command::CheckConfig => {

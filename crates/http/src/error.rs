@@ -29,7 +29,11 @@ pub struct FieldErrorBody {
 
 impl From<&FieldError> for FieldErrorBody {
     fn from(f: &FieldError) -> Self {
-        Self { field: f.field.clone(), code: f.code.to_owned(), message: f.message.clone() }
+        Self {
+            field: f.field.clone(),
+            code: f.code.to_owned(),
+            message: f.message.clone(),
+        }
     }
 }
 
@@ -65,7 +69,11 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 
 /// A JSON error answer with an explicit status (for rejections outside the use cases).
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = ErrorBody { code: code.to_owned(), message: message.to_owned(), fields: Vec::new() };
+    let body = ErrorBody {
+        code: code.to_owned(),
+        message: message.to_owned(),
+        fields: Vec::new(),
+    };
     (status, axum::Json(body)).into_response()
 }
 
@@ -73,20 +81,25 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
         let status = status_of(e.kind);
-        let message = if e.kind == ErrorKind::Internal { "internal error".to_owned() } else { e.message };
+        let message = if e.kind == ErrorKind::Internal {
+            "internal error".to_owned()
+        } else {
+            e.message
+        };
         let body = ErrorBody {
             code: e.code.to_owned(),
             message,
             fields: e.fields.iter().map(FieldErrorBody::from).collect(),
         };
         let mut r = (status, axum::Json(body)).into_response();
-        if let Some(secs) = e.retry_after_secs {
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Some(secs) = e.retry_after_secs
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         r
     }

@@ -1,8 +1,8 @@
 //! Extractors: JSON bodies whose every rejection is a JSON 4xx, the caller's identity (bearer
 //! token or session cookie, with a CSRF check for cookies), operator keys, request context.
 
-use crate::error::{ApiError, json_error};
 use crate::AppState;
+use crate::error::{ApiError, json_error};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
@@ -30,8 +30,16 @@ where
         use axum::extract::rejection::JsonRejection as R;
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(R::JsonDataError(e)) => Err(json_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", &e.body_text())),
-            Err(R::JsonSyntaxError(e)) => Err(json_error(StatusCode::BAD_REQUEST, "malformed_json", &e.body_text())),
+            Err(R::JsonDataError(e)) => Err(json_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                &e.body_text(),
+            )),
+            Err(R::JsonSyntaxError(e)) => Err(json_error(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                &e.body_text(),
+            )),
             Err(R::MissingJsonContentType(_)) => Err(json_error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -40,12 +48,24 @@ where
             Err(R::BytesRejection(e)) => {
                 let status = e.status();
                 if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    Err(json_error(status, "payload_too_large", "the request body is too large"))
+                    Err(json_error(
+                        status,
+                        "payload_too_large",
+                        "the request body is too large",
+                    ))
                 } else {
-                    Err(json_error(StatusCode::BAD_REQUEST, "unreadable_body", &e.body_text()))
+                    Err(json_error(
+                        StatusCode::BAD_REQUEST,
+                        "unreadable_body",
+                        &e.body_text(),
+                    ))
                 }
             }
-            Err(other) => Err(json_error(StatusCode::BAD_REQUEST, "invalid_body", &other.body_text())),
+            Err(other) => Err(json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                &other.body_text(),
+            )),
         }
     }
 }
@@ -100,14 +120,25 @@ fn csrf_ok(parts: &Parts, public_url: &str) -> bool {
     if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return true;
     }
-    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    if let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    if let Some(origin) = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
         let public_origin = origin_of(public_url);
-        let same_host = host.is_some_and(|h| origin.split_once("://").map(|(_, rest)| rest) == Some(h));
+        let same_host =
+            host.is_some_and(|h| origin.split_once("://").map(|(_, rest)| rest) == Some(h));
         return Some(origin) == public_origin.as_deref() || same_host;
     }
     matches!(
-        parts.headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+        parts
+            .headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok()),
         Some("same-origin")
     )
 }
@@ -124,12 +155,17 @@ pub struct Auth(pub Principal);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let (token, from_cookie) = match bearer(parts) {
             Some(t) => (t.to_owned(), false),
             None => match cookie(parts, SESSION_COOKIE) {
                 Some(t) => (t.to_owned(), true),
-                None => return Err(AppError::unauthorized("unauthenticated", "sign in first").into()),
+                None => {
+                    return Err(AppError::unauthorized("unauthenticated", "sign in first").into());
+                }
             },
         };
         if from_cookie && !csrf_ok(parts, &state.app.config.public_url) {
@@ -138,7 +174,11 @@ impl FromRequestParts<AppState> for Auth {
         let p = auth::authenticate(&state.app, &token).await?;
         let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if unsafe_method && !p.can_write() {
-            return Err(ApiError::new(ErrorKind::Forbidden, "read_only_token", "this API token may only read"));
+            return Err(ApiError::new(
+                ErrorKind::Forbidden,
+                "read_only_token",
+                "this API token may only read",
+            ));
         }
         Ok(Auth(p))
     }
@@ -150,9 +190,16 @@ pub struct OperatorAuth(pub Operator);
 impl FromRequestParts<AppState> for OperatorAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or_else(|| AppError::unauthorized("unauthenticated", "an operator key is required"))?;
-        Ok(OperatorAuth(operators::authenticate(&state.app, token).await?))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or_else(|| {
+            AppError::unauthorized("unauthenticated", "an operator key is required")
+        })?;
+        Ok(OperatorAuth(
+            operators::authenticate(&state.app, token).await?,
+        ))
     }
 }
 
@@ -161,7 +208,9 @@ mod tests {
     use super::*;
 
     fn parts(method: Method, headers: &[(&str, &str)]) -> Parts {
-        let mut b = axum::http::Request::builder().method(method).uri("/api/v1/me");
+        let mut b = axum::http::Request::builder()
+            .method(method)
+            .uri("/api/v1/me");
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
@@ -173,16 +222,40 @@ mod tests {
         let public = "https://panel.example.net";
         assert!(csrf_ok(&parts(Method::GET, &[]), public));
         assert!(!csrf_ok(&parts(Method::POST, &[]), public));
-        assert!(csrf_ok(&parts(Method::POST, &[("origin", "https://panel.example.net")]), public));
-        assert!(!csrf_ok(&parts(Method::POST, &[("origin", "https://evil.example")]), public));
-        assert!(csrf_ok(&parts(Method::POST, &[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")]), public));
-        assert!(csrf_ok(&parts(Method::POST, &[("sec-fetch-site", "same-origin")]), public));
-        assert!(!csrf_ok(&parts(Method::POST, &[("sec-fetch-site", "cross-site")]), public));
+        assert!(csrf_ok(
+            &parts(Method::POST, &[("origin", "https://panel.example.net")]),
+            public
+        ));
+        assert!(!csrf_ok(
+            &parts(Method::POST, &[("origin", "https://evil.example")]),
+            public
+        ));
+        assert!(csrf_ok(
+            &parts(
+                Method::POST,
+                &[
+                    ("origin", "http://127.0.0.1:3000"),
+                    ("host", "127.0.0.1:3000")
+                ]
+            ),
+            public
+        ));
+        assert!(csrf_ok(
+            &parts(Method::POST, &[("sec-fetch-site", "same-origin")]),
+            public
+        ));
+        assert!(!csrf_ok(
+            &parts(Method::POST, &[("sec-fetch-site", "cross-site")]),
+            public
+        ));
     }
 
     #[test]
     fn reads_cookies() {
-        let p = parts(Method::GET, &[("cookie", "a=1; guichet_session=gcs_x; b=2")]);
+        let p = parts(
+            Method::GET,
+            &[("cookie", "a=1; guichet_session=gcs_x; b=2")],
+        );
         assert_eq!(cookie(&p, SESSION_COOKIE), Some("gcs_x"));
     }
 }

@@ -67,3 +67,52 @@ pub fn json() -> String {
     })
     .clone()
 }
+
+#[cfg(test)]
+mod tests {
+    /// The checked-in document (`docs/openapi.json`) is the contract: any change to the API
+    /// shows up in review. Regenerate with `UPDATE_OPENAPI=1 cargo test -p guichet-http`.
+    #[test]
+    fn openapi_snapshot() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+        let current = format!("{}\n", super::json());
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, &current).expect("write docs/openapi.json");
+            return;
+        }
+        let stored = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            stored == current,
+            "docs/openapi.json is out of date: run UPDATE_OPENAPI=1 cargo test -p guichet-http"
+        );
+    }
+
+    #[test]
+    fn every_route_is_documented() {
+        let doc: serde_json::Value = serde_json::from_str(&super::json()).expect("json");
+        let paths = doc["paths"].as_object().expect("paths");
+        for p in [
+            "/api/v1/signup",
+            "/api/v1/auth/login",
+            "/api/v1/auth/logout",
+            "/api/v1/auth/verify-email",
+            "/api/v1/auth/password-reset",
+            "/api/v1/auth/password-reset/confirm",
+            "/api/v1/me",
+            "/api/v1/me/tokens",
+            "/api/v1/me/tokens/{id}",
+            "/api/v1/me/sessions",
+            "/api/v1/me/emails",
+            "/api/v1/me/emails/{id}",
+            "/api/v1/me/emails/verify",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+        ] {
+            assert!(
+                paths.contains_key(p),
+                "{p} missing from the OpenAPI document"
+            );
+        }
+    }
+}

@@ -37,7 +37,11 @@ pub async fn insert(c: &mut AnyConnection, t: &ActionTokenRow) -> Result<()> {
     Ok(())
 }
 
-pub async fn by_hash(c: &mut AnyConnection, purpose: &str, hash: &str) -> Result<Option<ActionTokenRow>> {
+pub async fn by_hash(
+    c: &mut AnyConnection,
+    purpose: &str,
+    hash: &str,
+) -> Result<Option<ActionTokenRow>> {
     let sql = format!("SELECT {COLUMNS} FROM action_tokens WHERE token_hash = $1 AND purpose = $2");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(hash)
@@ -82,7 +86,12 @@ pub async fn add_attempt(c: &mut AnyConnection, id: &str) -> Result<()> {
 }
 
 /// Void every unused token of the account for `purpose` (a new one replaces them).
-pub async fn void_unused(c: &mut AnyConnection, account_id: &str, purpose: &str, now: i64) -> Result<()> {
+pub async fn void_unused(
+    c: &mut AnyConnection,
+    account_id: &str,
+    purpose: &str,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "UPDATE action_tokens SET used_at = $3 WHERE account_id = $1 AND purpose = $2 \
          AND used_at IS NULL",
@@ -96,7 +105,12 @@ pub async fn void_unused(c: &mut AnyConnection, account_id: &str, purpose: &str,
 }
 
 /// How many tokens of this purpose the account was issued since `since` (send limits).
-pub async fn count_since(c: &mut AnyConnection, account_id: &str, purpose: &str, since: i64) -> Result<i64> {
+pub async fn count_since(
+    c: &mut AnyConnection,
+    account_id: &str,
+    purpose: &str,
+    since: i64,
+) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM action_tokens WHERE account_id = $1 AND purpose = $2 \
          AND created_at >= $3",

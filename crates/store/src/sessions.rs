@@ -191,7 +191,11 @@ pub async fn list_api_tokens(
         .await?)
 }
 
-pub async fn count_live_api_tokens(c: &mut AnyConnection, account_id: &str, now: i64) -> Result<i64> {
+pub async fn count_live_api_tokens(
+    c: &mut AnyConnection,
+    account_id: &str,
+    now: i64,
+) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM api_tokens WHERE account_id = $1 AND revoked_at IS NULL \
          AND expires_at > $2",

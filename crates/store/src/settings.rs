@@ -4,10 +4,12 @@ use crate::Result;
 use sqlx::AnyConnection;
 
 pub async fn get(c: &mut AnyConnection, key: &str) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-        .bind(key)
-        .fetch_optional(c)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(c)
+            .await?,
+    )
 }
 
 pub async fn put(c: &mut AnyConnection, key: &str, value: &str) -> Result<()> {

@@ -99,7 +99,11 @@ pub async fn mark_attempt_failed(
 }
 
 /// Latest messages, for the operator's sandbox view.
-pub async fn latest(c: &mut AnyConnection, to_phone: Option<&str>, limit: i64) -> Result<Vec<SmsRow>> {
+pub async fn latest(
+    c: &mut AnyConnection,
+    to_phone: Option<&str>,
+    limit: i64,
+) -> Result<Vec<SmsRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM sms_messages WHERE ($1 = '' OR to_phone = $1) \
          ORDER BY created_at DESC, id DESC LIMIT $2"

@@ -38,7 +38,7 @@ pub fn escape(s: &str) -> String {
 fn footer(lang: Language, provider: &str, reference: &str, panel: &str) -> (String, String) {
     match lang {
         Language::Fr => (
-            format!("{provider}"),
+            provider.to_string(),
             format!(
                 "Référence de cet e-mail : {reference}. Pour vérifier qu'il vient bien de nous, \
                  collez cette référence dans votre espace client ({panel}), rubrique « E-mails de \
@@ -46,7 +46,7 @@ fn footer(lang: Language, provider: &str, reference: &str, panel: &str) -> (Stri
             ),
         ),
         Language::En => (
-            format!("{provider}"),
+            provider.to_string(),
             format!(
                 "Reference of this e-mail: {reference}. To check that it really comes from us, \
                  paste this reference in your customer space ({panel}), under \"Service \
@@ -56,7 +56,13 @@ fn footer(lang: Language, provider: &str, reference: &str, panel: &str) -> (Stri
     }
 }
 
-pub fn render(c: &Content, lang: Language, provider: &str, reference: &str, panel: &str) -> Rendered {
+pub fn render(
+    c: &Content,
+    lang: Language,
+    provider: &str,
+    reference: &str,
+    panel: &str,
+) -> Rendered {
     let (sign, note) = footer(lang, provider, reference, panel);
     let mut text = String::new();
     text.push_str(&c.greeting);

@@ -45,7 +45,10 @@ impl MailSender {
     }
 
     fn build(&self, m: &EmailRow) -> std::result::Result<Message, String> {
-        let to: Mailbox = m.to_addr.parse().map_err(|e| format!("bad recipient: {e}"))?;
+        let to: Mailbox = m
+            .to_addr
+            .parse()
+            .map_err(|e| format!("bad recipient: {e}"))?;
         let date = SystemTime::UNIX_EPOCH
             + Duration::from_millis(u64::try_from(m.created_at).unwrap_or(0));
         Message::builder()

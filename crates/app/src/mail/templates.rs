@@ -7,20 +7,36 @@ use guichet_domain::Language;
 #[derive(Debug, Clone)]
 pub enum MailKind {
     /// Sign-up: prove the primary address.
-    VerifyEmail { link: String },
+    VerifyEmail {
+        link: String,
+    },
     /// A password reset was asked for (sent to the primary or the verified backup address).
-    PasswordReset { link: String, minutes: i64 },
+    PasswordReset {
+        link: String,
+        minutes: i64,
+    },
     /// The password was reset from the backup address: the primary address is told too.
-    PasswordResetToBackupNotice { backup_masked: String },
+    PasswordResetToBackupNotice {
+        backup_masked: String,
+    },
     PasswordChanged,
     /// Sent to the *new* address: confirm it.
-    EmailChangeConfirm { link: String, new_email: String },
+    EmailChangeConfirm {
+        link: String,
+        new_email: String,
+    },
     /// Sent to the *old* address when a change is asked for.
-    EmailChangeRequested { new_email_masked: String },
+    EmailChangeRequested {
+        new_email_masked: String,
+    },
     /// Sent to the *old* address once the change is done.
-    EmailChanged { new_email_masked: String },
+    EmailChanged {
+        new_email_masked: String,
+    },
     /// Prove a backup address.
-    BackupEmailVerify { link: String },
+    BackupEmailVerify {
+        link: String,
+    },
 }
 
 impl MailKind {
@@ -50,81 +66,82 @@ impl MailKind {
         let not_you_en = "If you did not ask for this, ignore this message and check the \
                           security of your account.";
         let not_you = if fr { not_you_fr } else { not_you_en }.to_owned();
-        let (subject, paragraphs, action, after) = match self {
-            MailKind::VerifyEmail { link } => {
-                if fr {
-                    (
-                        format!("Confirmez votre adresse e-mail — {provider}"),
-                        vec![format!(
-                            "Bienvenue chez {provider}. Pour activer votre compte, confirmez \
+        let (subject, paragraphs, action, after) =
+            match self {
+                MailKind::VerifyEmail { link } => {
+                    if fr {
+                        (
+                            format!("Confirmez votre adresse e-mail — {provider}"),
+                            vec![format!(
+                                "Bienvenue chez {provider}. Pour activer votre compte, confirmez \
                              votre adresse e-mail. Le lien est valable 48 heures."
-                        )],
-                        Some(("Confirmer mon adresse".to_owned(), link.clone())),
-                        vec![not_you],
-                    )
-                } else {
-                    (
-                        format!("Confirm your e-mail address — {provider}"),
-                        vec![format!(
-                            "Welcome to {provider}. To activate your account, confirm your \
+                            )],
+                            Some(("Confirmer mon adresse".to_owned(), link.clone())),
+                            vec![not_you],
+                        )
+                    } else {
+                        (
+                            format!("Confirm your e-mail address — {provider}"),
+                            vec![format!(
+                                "Welcome to {provider}. To activate your account, confirm your \
                              e-mail address. The link is valid for 48 hours."
-                        )],
-                        Some(("Confirm my address".to_owned(), link.clone())),
-                        vec![not_you],
-                    )
+                            )],
+                            Some(("Confirm my address".to_owned(), link.clone())),
+                            vec![not_you],
+                        )
+                    }
                 }
-            }
-            MailKind::PasswordReset { link, minutes } => {
-                if fr {
-                    (
-                        "Réinitialisation de votre mot de passe".to_owned(),
-                        vec![format!(
-                            "Une réinitialisation du mot de passe de votre compte a été \
+                MailKind::PasswordReset { link, minutes } => {
+                    if fr {
+                        (
+                            "Réinitialisation de votre mot de passe".to_owned(),
+                            vec![format!(
+                                "Une réinitialisation du mot de passe de votre compte a été \
                              demandée. Le lien ci-dessous est valable {minutes} minutes et ne \
                              sert qu'une fois. Toutes vos sessions seront fermées."
-                        )],
-                        Some(("Choisir un nouveau mot de passe".to_owned(), link.clone())),
-                        vec![not_you],
-                    )
-                } else {
-                    (
-                        "Resetting your password".to_owned(),
-                        vec![format!(
-                            "Someone asked to reset the password of your account. The link \
+                            )],
+                            Some(("Choisir un nouveau mot de passe".to_owned(), link.clone())),
+                            vec![not_you],
+                        )
+                    } else {
+                        (
+                            "Resetting your password".to_owned(),
+                            vec![format!(
+                                "Someone asked to reset the password of your account. The link \
                              below is valid for {minutes} minutes and works once. Every open \
                              session will be closed."
-                        )],
-                        Some(("Choose a new password".to_owned(), link.clone())),
-                        vec![not_you],
-                    )
+                            )],
+                            Some(("Choose a new password".to_owned(), link.clone())),
+                            vec![not_you],
+                        )
+                    }
                 }
-            }
-            MailKind::PasswordResetToBackupNotice { backup_masked } => {
-                if fr {
-                    (
-                        "Réinitialisation demandée via votre e-mail de secours".to_owned(),
-                        vec![format!(
-                            "Un lien de réinitialisation du mot de passe a été envoyé à votre \
+                MailKind::PasswordResetToBackupNotice { backup_masked } => {
+                    if fr {
+                        (
+                            "Réinitialisation demandée via votre e-mail de secours".to_owned(),
+                            vec![format!(
+                                "Un lien de réinitialisation du mot de passe a été envoyé à votre \
                              adresse de secours {backup_masked}."
-                        )],
-                        None,
-                        vec![not_you],
-                    )
-                } else {
-                    (
-                        "Password reset asked through your backup e-mail".to_owned(),
-                        vec![format!(
-                            "A password reset link was sent to your backup address \
+                            )],
+                            None,
+                            vec![not_you],
+                        )
+                    } else {
+                        (
+                            "Password reset asked through your backup e-mail".to_owned(),
+                            vec![format!(
+                                "A password reset link was sent to your backup address \
                              {backup_masked}."
-                        )],
-                        None,
-                        vec![not_you],
-                    )
+                            )],
+                            None,
+                            vec![not_you],
+                        )
+                    }
                 }
-            }
-            MailKind::PasswordChanged => {
-                if fr {
-                    (
+                MailKind::PasswordChanged => {
+                    if fr {
+                        (
                         "Votre mot de passe a été modifié".to_owned(),
                         vec!["Le mot de passe de votre compte vient d'être modifié et toutes vos \
                               sessions ont été fermées."
@@ -134,119 +151,131 @@ impl MailKind {
                               votre mot de passe immédiatement et contactez le support."
                             .to_owned()],
                     )
-                } else {
-                    (
-                        "Your password was changed".to_owned(),
-                        vec!["The password of your account was just changed and every session \
+                    } else {
+                        (
+                            "Your password was changed".to_owned(),
+                            vec![
+                                "The password of your account was just changed and every session \
                               was closed."
-                            .to_owned()],
-                        None,
-                        vec!["If you did not make this change, reset your password at once and \
+                                    .to_owned(),
+                            ],
+                            None,
+                            vec![
+                                "If you did not make this change, reset your password at once and \
                               contact support."
-                            .to_owned()],
-                    )
+                                    .to_owned(),
+                            ],
+                        )
+                    }
                 }
-            }
-            MailKind::EmailChangeConfirm { link, new_email } => {
-                if fr {
-                    (
-                        "Confirmez votre nouvelle adresse e-mail".to_owned(),
-                        vec![format!(
-                            "Vous avez demandé à utiliser {new_email} comme adresse principale \
+                MailKind::EmailChangeConfirm { link, new_email } => {
+                    if fr {
+                        (
+                            "Confirmez votre nouvelle adresse e-mail".to_owned(),
+                            vec![format!(
+                                "Vous avez demandé à utiliser {new_email} comme adresse principale \
                              de votre compte. Confirmez-la avec le lien ci-dessous, valable 48 \
                              heures."
-                        )],
-                        Some(("Confirmer cette adresse".to_owned(), link.clone())),
-                        vec![not_you],
-                    )
-                } else {
-                    (
-                        "Confirm your new e-mail address".to_owned(),
-                        vec![format!(
-                            "You asked to use {new_email} as the primary address of your \
+                            )],
+                            Some(("Confirmer cette adresse".to_owned(), link.clone())),
+                            vec![not_you],
+                        )
+                    } else {
+                        (
+                            "Confirm your new e-mail address".to_owned(),
+                            vec![format!(
+                                "You asked to use {new_email} as the primary address of your \
                              account. Confirm it with the link below, valid for 48 hours."
-                        )],
-                        Some(("Confirm this address".to_owned(), link.clone())),
-                        vec![not_you],
-                    )
+                            )],
+                            Some(("Confirm this address".to_owned(), link.clone())),
+                            vec![not_you],
+                        )
+                    }
                 }
-            }
-            MailKind::EmailChangeRequested { new_email_masked } => {
-                if fr {
-                    (
-                        "Changement d'adresse e-mail demandé".to_owned(),
-                        vec![format!(
-                            "Un changement de l'adresse principale de votre compte vers \
+                MailKind::EmailChangeRequested { new_email_masked } => {
+                    if fr {
+                        (
+                            "Changement d'adresse e-mail demandé".to_owned(),
+                            vec![format!(
+                                "Un changement de l'adresse principale de votre compte vers \
                              {new_email_masked} a été demandé. Il prendra effet lorsque la \
                              nouvelle adresse sera confirmée."
-                        )],
-                        None,
-                        vec![not_you],
-                    )
-                } else {
-                    (
-                        "E-mail address change requested".to_owned(),
-                        vec![format!(
-                            "A change of your account's primary address to {new_email_masked} \
+                            )],
+                            None,
+                            vec![not_you],
+                        )
+                    } else {
+                        (
+                            "E-mail address change requested".to_owned(),
+                            vec![format!(
+                                "A change of your account's primary address to {new_email_masked} \
                              was asked for. It takes effect once the new address is confirmed."
-                        )],
-                        None,
-                        vec![not_you],
-                    )
+                            )],
+                            None,
+                            vec![not_you],
+                        )
+                    }
                 }
-            }
-            MailKind::EmailChanged { new_email_masked } => {
-                if fr {
-                    (
-                        "Votre adresse e-mail a été modifiée".to_owned(),
-                        vec![format!(
-                            "L'adresse principale de votre compte est désormais \
+                MailKind::EmailChanged { new_email_masked } => {
+                    if fr {
+                        (
+                            "Votre adresse e-mail a été modifiée".to_owned(),
+                            vec![format!(
+                                "L'adresse principale de votre compte est désormais \
                              {new_email_masked}. Les prochains e-mails seront envoyés à cette \
                              adresse."
-                        )],
-                        None,
-                        vec!["Si vous n'êtes pas à l'origine de ce changement, contactez le \
+                            )],
+                            None,
+                            vec![
+                                "Si vous n'êtes pas à l'origine de ce changement, contactez le \
                               support immédiatement."
-                            .to_owned()],
-                    )
-                } else {
-                    (
-                        "Your e-mail address was changed".to_owned(),
-                        vec![format!(
-                            "The primary address of your account is now {new_email_masked}. \
+                                    .to_owned(),
+                            ],
+                        )
+                    } else {
+                        (
+                            "Your e-mail address was changed".to_owned(),
+                            vec![format!(
+                                "The primary address of your account is now {new_email_masked}. \
                              Future e-mails will go to that address."
-                        )],
-                        None,
-                        vec!["If you did not make this change, contact support at once."
-                            .to_owned()],
-                    )
+                            )],
+                            None,
+                            vec![
+                                "If you did not make this change, contact support at once."
+                                    .to_owned(),
+                            ],
+                        )
+                    }
                 }
-            }
-            MailKind::BackupEmailVerify { link } => {
-                if fr {
-                    (
-                        "Confirmez votre adresse e-mail de secours".to_owned(),
-                        vec!["Cette adresse a été ajoutée comme e-mail de secours d'un compte \
+                MailKind::BackupEmailVerify { link } => {
+                    if fr {
+                        (
+                            "Confirmez votre adresse e-mail de secours".to_owned(),
+                            vec![
+                                "Cette adresse a été ajoutée comme e-mail de secours d'un compte \
                               client. Elle vous permettra de récupérer l'accès au compte si \
                               vous perdez celui de votre adresse principale. Le lien est \
                               valable 48 heures."
-                            .to_owned()],
-                        Some(("Confirmer l'adresse de secours".to_owned(), link.clone())),
-                        vec![not_you],
-                    )
-                } else {
-                    (
-                        "Confirm your backup e-mail address".to_owned(),
-                        vec!["This address was added as the backup e-mail of a customer \
+                                    .to_owned(),
+                            ],
+                            Some(("Confirmer l'adresse de secours".to_owned(), link.clone())),
+                            vec![not_you],
+                        )
+                    } else {
+                        (
+                            "Confirm your backup e-mail address".to_owned(),
+                            vec![
+                                "This address was added as the backup e-mail of a customer \
                               account. It lets you recover the account if you lose access to \
                               the primary address. The link is valid for 48 hours."
-                            .to_owned()],
-                        Some(("Confirm the backup address".to_owned(), link.clone())),
-                        vec![not_you],
-                    )
+                                    .to_owned(),
+                            ],
+                            Some(("Confirm the backup address".to_owned(), link.clone())),
+                            vec![not_you],
+                        )
+                    }
                 }
-            }
-        };
+            };
         Content {
             subject,
             greeting,

@@ -3,12 +3,12 @@
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Json, OperatorAuth};
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::routing::get;
-use axum::Router;
+use guichet_app::AppError;
 use guichet_app::clock::rfc3339;
 use guichet_app::operators::{self, AuditView, ClockView};
-use guichet_app::AppError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -28,13 +28,22 @@ pub struct AuditQuery {
 /// The audit log of operator actions, newest first.
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", security(("operator" = [])), params(AuditQuery),
     responses((status = 200, body = [AuditView]), (status = 401, body = ErrorBody)))]
-pub async fn audit(State(s): State<AppState>, OperatorAuth(_op): OperatorAuth, Query(q): Query<AuditQuery>) -> ApiResult<Json<Vec<AuditView>>> {
-    Ok(Json(operators::list_audit(&s.app, q.limit.unwrap_or(100)).await?))
+pub async fn audit(
+    State(s): State<AppState>,
+    OperatorAuth(_op): OperatorAuth,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Vec<AuditView>>> {
+    Ok(Json(
+        operators::list_audit(&s.app, q.limit.unwrap_or(100)).await?,
+    ))
 }
 
 /// The application clock.
 #[utoipa::path(get, path = "/api/v1/admin/clock", tag = "admin", security(("operator" = [])), responses((status = 200, body = ClockView)))]
-pub async fn get_clock(State(s): State<AppState>, OperatorAuth(_op): OperatorAuth) -> ApiResult<Json<ClockView>> {
+pub async fn get_clock(
+    State(s): State<AppState>,
+    OperatorAuth(_op): OperatorAuth,
+) -> ApiResult<Json<ClockView>> {
     Ok(Json(operators::clock_view(&s.app)))
 }
 
@@ -49,16 +58,28 @@ pub struct ClockMove {
 /// Move the clock forward (sandbox mode only) and run what falls due.
 #[utoipa::path(post, path = "/api/v1/admin/clock", tag = "admin", security(("operator" = [])), request_body = ClockMove,
     responses((status = 200, body = ClockView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn move_clock(State(s): State<AppState>, OperatorAuth(op): OperatorAuth, Json(r): Json<ClockMove>) -> ApiResult<Json<ClockView>> {
+pub async fn move_clock(
+    State(s): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Json(r): Json<ClockMove>,
+) -> ApiResult<Json<ClockView>> {
     let target = match r.now.as_deref() {
         None => None,
         Some(t) => Some(
             t.parse::<jiff::Timestamp>()
-                .map_err(|_| AppError::field("now", "invalid_timestamp", "an RFC 3339 instant is expected"))?
+                .map_err(|_| {
+                    AppError::field(
+                        "now",
+                        "invalid_timestamp",
+                        "an RFC 3339 instant is expected",
+                    )
+                })?
                 .as_millisecond(),
         ),
     };
-    Ok(Json(operators::move_clock(&s.app, &op, target, r.advance_seconds).await?))
+    Ok(Json(
+        operators::move_clock(&s.app, &op, target, r.advance_seconds).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -79,12 +100,30 @@ pub struct SandboxSms {
 /// Texts sent by the sandbox SMS sender (sandbox mode only), newest first.
 #[utoipa::path(get, path = "/api/v1/admin/sandbox/sms", tag = "admin", security(("operator" = [])), params(SmsQuery),
     responses((status = 200, body = [SandboxSms]), (status = 403, body = ErrorBody)))]
-pub async fn sandbox_sms(State(s): State<AppState>, OperatorAuth(op): OperatorAuth, Query(q): Query<SmsQuery>) -> ApiResult<Json<Vec<SandboxSms>>> {
+pub async fn sandbox_sms(
+    State(s): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Query(q): Query<SmsQuery>,
+) -> ApiResult<Json<Vec<SandboxSms>>> {
     op.require_role(&["support"])?;
     if !s.app.config.sandbox {
-        return Err(AppError::forbidden("not_sandbox", "texts are readable only in sandbox mode").into());
+        return Err(
+            AppError::forbidden("not_sandbox", "texts are readable only in sandbox mode").into(),
+        );
     }
     let mut c = s.app.db.conn().await.map_err(AppError::from)?;
-    let rows = guichet_store::sms::latest(&mut c, q.phone.as_deref(), 100).await.map_err(AppError::from)?;
-    Ok(Json(rows.into_iter().map(|m| SandboxSms { id: m.id, to: m.to_phone, body: m.body, status: m.status, created_at: rfc3339(m.created_at) }).collect()))
+    let rows = guichet_store::sms::latest(&mut c, q.phone.as_deref(), 100)
+        .await
+        .map_err(AppError::from)?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|m| SandboxSms {
+                id: m.id,
+                to: m.to_phone,
+                body: m.body,
+                status: m.status,
+                created_at: rfc3339(m.created_at),
+            })
+            .collect(),
+    ))
 }

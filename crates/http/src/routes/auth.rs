@@ -3,11 +3,11 @@
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Auth, Ctx, Json, SESSION_COOKIE};
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Router;
 use guichet_app::accounts::{self, AccountView, VerifiedView};
 use guichet_app::auth::{self, LoginView};
 use guichet_app::security;
@@ -21,9 +21,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/verify-email", post(verify_email))
-        .route("/api/v1/auth/verify-email/resend", post(resend_verification))
+        .route(
+            "/api/v1/auth/verify-email/resend",
+            post(resend_verification),
+        )
         .route("/api/v1/auth/password-reset", post(password_reset))
-        .route("/api/v1/auth/password-reset/confirm", post(password_reset_confirm))
+        .route(
+            "/api/v1/auth/password-reset/confirm",
+            post(password_reset_confirm),
+        )
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -52,7 +58,11 @@ pub struct SignupRequest {
 #[utoipa::path(post, path = "/api/v1/signup", tag = "auth", request_body = SignupRequest,
     responses((status = 201, body = AccountView), (status = 409, body = ErrorBody, description = "email_taken"),
               (status = 422, body = ErrorBody, description = "validation failed")))]
-pub async fn signup(State(s): State<AppState>, Ctx(ctx): Ctx, Json(r): Json<SignupRequest>) -> ApiResult<(StatusCode, Json<AccountView>)> {
+pub async fn signup(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(r): Json<SignupRequest>,
+) -> ApiResult<(StatusCode, Json<AccountView>)> {
     let input = SignupInput {
         email: r.email,
         password: r.password,
@@ -64,7 +74,13 @@ pub async fn signup(State(s): State<AppState>, Ctx(ctx): Ctx, Json(r): Json<Sign
         organisation: r.organisation,
         vat_number: r.vat_number,
         phone: None,
-        address: PostalAddress { line1: r.address_line1, line2: r.address_line2, postal_code: r.postal_code, city: r.city, region: r.region },
+        address: PostalAddress {
+            line1: r.address_line1,
+            line2: r.address_line2,
+            postal_code: r.postal_code,
+            city: r.city,
+            region: r.region,
+        },
     };
     let view = accounts::signup(&s.app, &input, &ctx).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -77,16 +93,27 @@ pub struct LoginRequest {
 }
 
 fn session_cookie(s: &AppState, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if s.app.config.secure_cookies() { "; Secure" } else { "" };
-    let v = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}");
-    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("guichet_session=; Path=/; Max-Age=0"))
+    let secure = if s.app.config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let v = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    );
+    HeaderValue::from_str(&v)
+        .unwrap_or_else(|_| HeaderValue::from_static("guichet_session=; Path=/; Max-Age=0"))
 }
 
 /// Log in; answers the session token and sets it as an HttpOnly cookie.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginView), (status = 401, body = ErrorBody, description = "invalid_credentials"),
               (status = 403, body = ErrorBody, description = "email_not_verified")))]
-pub async fn login(State(s): State<AppState>, Ctx(ctx): Ctx, Json(r): Json<LoginRequest>) -> ApiResult<Response> {
+pub async fn login(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(r): Json<LoginRequest>,
+) -> ApiResult<Response> {
     let view = auth::login(&s.app, &r.email, &r.password, &ctx).await?;
     let cookie = session_cookie(&s, &view.token, s.app.config.session_absolute_secs);
     let mut resp = Json(view).into_response();
@@ -97,10 +124,15 @@ pub async fn login(State(s): State<AppState>, Ctx(ctx): Ctx, Json(r): Json<Login
 /// End the current session (its token and cookie stop working).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
-pub async fn logout(State(s): State<AppState>, Ctx(ctx): Ctx, Auth(p): Auth) -> ApiResult<Response> {
+pub async fn logout(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+) -> ApiResult<Response> {
     auth::logout(&s.app, &p, &ctx).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&s, "", 0));
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&s, "", 0));
     Ok(resp)
 }
 
@@ -113,7 +145,11 @@ pub struct TokenRequest {
 /// Prove a mailbox with the token of a mailed link (sign-up, new primary address, backup address).
 #[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = VerifiedView), (status = 400, body = ErrorBody, description = "invalid_token, token_used, token_expired")))]
-pub async fn verify_email(State(s): State<AppState>, Ctx(ctx): Ctx, Json(r): Json<TokenRequest>) -> ApiResult<Json<VerifiedView>> {
+pub async fn verify_email(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(r): Json<TokenRequest>,
+) -> ApiResult<Json<VerifiedView>> {
     Ok(Json(accounts::verify_email(&s.app, &r.token, &ctx).await?))
 }
 
@@ -128,13 +164,21 @@ pub struct Accepted {
 }
 
 fn accepted() -> (StatusCode, Json<Accepted>) {
-    (StatusCode::ACCEPTED, Json(Accepted { status: "accepted".into() }))
+    (
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            status: "accepted".into(),
+        }),
+    )
 }
 
 /// Send the verification mail again. The answer is the same whether or not the address is known.
 #[utoipa::path(post, path = "/api/v1/auth/verify-email/resend", tag = "auth", request_body = EmailRequest,
     responses((status = 202, body = Accepted), (status = 422, body = ErrorBody)))]
-pub async fn resend_verification(State(s): State<AppState>, Json(r): Json<EmailRequest>) -> ApiResult<(StatusCode, Json<Accepted>)> {
+pub async fn resend_verification(
+    State(s): State<AppState>,
+    Json(r): Json<EmailRequest>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
     accounts::resend_verification(&s.app, &r.email).await?;
     Ok(accepted())
 }
@@ -143,7 +187,11 @@ pub async fn resend_verification(State(s): State<AppState>, Json(r): Json<EmailR
 /// verified backup address when that is the address given. Same answer for unknown addresses.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = EmailRequest,
     responses((status = 202, body = Accepted), (status = 422, body = ErrorBody)))]
-pub async fn password_reset(State(s): State<AppState>, Ctx(ctx): Ctx, Json(r): Json<EmailRequest>) -> ApiResult<(StatusCode, Json<Accepted>)> {
+pub async fn password_reset(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(r): Json<EmailRequest>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
     security::request_password_reset(&s.app, &r.email, &ctx).await?;
     Ok(accepted())
 }
@@ -157,7 +205,11 @@ pub struct ResetConfirmRequest {
 /// Set a new password with the mailed token; every session ends.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirmRequest,
     responses((status = 204), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn password_reset_confirm(State(s): State<AppState>, Ctx(ctx): Ctx, Json(r): Json<ResetConfirmRequest>) -> ApiResult<StatusCode> {
+pub async fn password_reset_confirm(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(r): Json<ResetConfirmRequest>,
+) -> ApiResult<StatusCode> {
     security::confirm_password_reset(&s.app, &r.token, &r.password, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,15 +5,15 @@
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Auth, Ctx, Json};
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
-use axum::Router;
+use guichet_app::AppError;
 use guichet_app::accounts::{self, AccountView};
 use guichet_app::auth::{self, ApiTokenView, CreatedApiToken, SessionView};
 use guichet_app::mailbox::{self, EmailDetail, EmailPage, VerifyMailView};
 use guichet_app::security::{self, SecurityEventView};
-use guichet_app::AppError;
 use guichet_domain::account::ProfilePatch;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -23,12 +23,21 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me", get(get_me).patch(patch_me))
         .route("/api/v1/me/password", post(change_password))
         .route("/api/v1/me/email", post(change_email))
-        .route("/api/v1/me/security/backup-email", put(set_backup_email).delete(remove_backup_email))
-        .route("/api/v1/me/security/phone", put(set_phone).delete(remove_phone))
+        .route(
+            "/api/v1/me/security/backup-email",
+            put(set_backup_email).delete(remove_backup_email),
+        )
+        .route(
+            "/api/v1/me/security/phone",
+            put(set_phone).delete(remove_phone),
+        )
         .route("/api/v1/me/security/phone/verify", post(verify_phone))
         .route("/api/v1/me/security/events", get(security_events))
         .route("/api/v1/me/sessions", get(list_sessions))
-        .route("/api/v1/me/sessions/revoke-others", post(revoke_other_sessions))
+        .route(
+            "/api/v1/me/sessions/revoke-others",
+            post(revoke_other_sessions),
+        )
         .route("/api/v1/me/sessions/{id}", delete(revoke_session))
         .route("/api/v1/me/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/me/tokens/{id}", delete(revoke_token))
@@ -66,9 +75,18 @@ pub struct ProfilePatchRequest {
 /// Change the profile and postal address.
 #[utoipa::path(patch, path = "/api/v1/me", tag = "account", security(("bearer" = [])), request_body = ProfilePatchRequest,
     responses((status = 200, body = AccountView), (status = 422, body = ErrorBody)))]
-pub async fn patch_me(State(s): State<AppState>, Auth(p): Auth, Json(r): Json<ProfilePatchRequest>) -> ApiResult<Json<AccountView>> {
+pub async fn patch_me(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Json(r): Json<ProfilePatchRequest>,
+) -> ApiResult<Json<AccountView>> {
     if r.email.is_some() {
-        return Err(AppError::field("email", "email_change_separate", "change the e-mail address with POST /api/v1/me/email").into());
+        return Err(AppError::field(
+            "email",
+            "email_change_separate",
+            "change the e-mail address with POST /api/v1/me/email",
+        )
+        .into());
     }
     let patch = ProfilePatch {
         first_name: r.first_name,
@@ -77,9 +95,17 @@ pub async fn patch_me(State(s): State<AppState>, Auth(p): Auth, Json(r): Json<Pr
         vat_number: r.vat_number,
         language: r.language,
         country: r.country,
-        address: accounts::address_patch(r.address_line1, r.address_line2, r.postal_code, r.city, r.region),
+        address: accounts::address_patch(
+            r.address_line1,
+            r.address_line2,
+            r.postal_code,
+            r.city,
+            r.region,
+        ),
     };
-    Ok(Json(accounts::update_profile(&s.app, &p.account_id, &patch).await?))
+    Ok(Json(
+        accounts::update_profile(&s.app, &p.account_id, &patch).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -91,7 +117,12 @@ pub struct PasswordChangeRequest {
 /// Change the password; every other session ends.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "account", security(("bearer" = [])), request_body = PasswordChangeRequest,
     responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn change_password(State(s): State<AppState>, Ctx(ctx): Ctx, Auth(p): Auth, Json(r): Json<PasswordChangeRequest>) -> ApiResult<StatusCode> {
+pub async fn change_password(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+    Json(r): Json<PasswordChangeRequest>,
+) -> ApiResult<StatusCode> {
     security::change_password(&s.app, &p, &r.current_password, &r.new_password, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -107,7 +138,12 @@ pub struct EmailChangeRequest {
 /// Ask to change the primary address: a link goes to the new address, a notice to the old one.
 #[utoipa::path(post, path = "/api/v1/me/email", tag = "account", security(("bearer" = [])), request_body = EmailChangeRequest,
     responses((status = 202), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn change_email(State(s): State<AppState>, Ctx(ctx): Ctx, Auth(p): Auth, Json(r): Json<EmailChangeRequest>) -> ApiResult<StatusCode> {
+pub async fn change_email(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+    Json(r): Json<EmailChangeRequest>,
+) -> ApiResult<StatusCode> {
     security::request_email_change(&s.app, &p, &r.email, &r.password, &ctx).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -120,14 +156,23 @@ pub struct BackupEmailRequest {
 /// Set the backup address; it is verified by the link mailed to it.
 #[utoipa::path(put, path = "/api/v1/me/security/backup-email", tag = "security", security(("bearer" = [])), request_body = BackupEmailRequest,
     responses((status = 202), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn set_backup_email(State(s): State<AppState>, Ctx(ctx): Ctx, Auth(p): Auth, Json(r): Json<BackupEmailRequest>) -> ApiResult<StatusCode> {
+pub async fn set_backup_email(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+    Json(r): Json<BackupEmailRequest>,
+) -> ApiResult<StatusCode> {
     security::set_backup_email(&s.app, &p, &r.email, &ctx).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// Remove the backup address.
 #[utoipa::path(delete, path = "/api/v1/me/security/backup-email", tag = "security", security(("bearer" = [])), responses((status = 204)))]
-pub async fn remove_backup_email(State(s): State<AppState>, Ctx(ctx): Ctx, Auth(p): Auth) -> ApiResult<StatusCode> {
+pub async fn remove_backup_email(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+) -> ApiResult<StatusCode> {
     security::remove_backup_email(&s.app, &p, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -141,14 +186,23 @@ pub struct PhoneRequest {
 /// Set the mobile number; a 6-digit code is texted to it (valid 10 minutes).
 #[utoipa::path(put, path = "/api/v1/me/security/phone", tag = "security", security(("bearer" = [])), request_body = PhoneRequest,
     responses((status = 202), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
-pub async fn set_phone(State(s): State<AppState>, Ctx(ctx): Ctx, Auth(p): Auth, Json(r): Json<PhoneRequest>) -> ApiResult<StatusCode> {
+pub async fn set_phone(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+    Json(r): Json<PhoneRequest>,
+) -> ApiResult<StatusCode> {
     security::set_phone(&s.app, &p, &r.phone, &ctx).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// Remove the mobile number.
 #[utoipa::path(delete, path = "/api/v1/me/security/phone", tag = "security", security(("bearer" = [])), responses((status = 204)))]
-pub async fn remove_phone(State(s): State<AppState>, Ctx(ctx): Ctx, Auth(p): Auth) -> ApiResult<StatusCode> {
+pub async fn remove_phone(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+) -> ApiResult<StatusCode> {
     security::remove_phone(&s.app, &p, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -161,7 +215,12 @@ pub struct CodeRequest {
 /// Verify the mobile number with the texted code (five tries).
 #[utoipa::path(post, path = "/api/v1/me/security/phone/verify", tag = "security", security(("bearer" = [])), request_body = CodeRequest,
     responses((status = 204), (status = 400, body = ErrorBody)))]
-pub async fn verify_phone(State(s): State<AppState>, Ctx(ctx): Ctx, Auth(p): Auth, Json(r): Json<CodeRequest>) -> ApiResult<StatusCode> {
+pub async fn verify_phone(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+    Json(r): Json<CodeRequest>,
+) -> ApiResult<StatusCode> {
     security::verify_phone(&s.app, &p, &r.code, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -175,20 +234,34 @@ pub struct LimitQuery {
 /// Security events of the account, newest first.
 #[utoipa::path(get, path = "/api/v1/me/security/events", tag = "security", security(("bearer" = [])), params(LimitQuery),
     responses((status = 200, body = [SecurityEventView])))]
-pub async fn security_events(State(s): State<AppState>, Auth(p): Auth, Query(q): Query<LimitQuery>) -> ApiResult<Json<Vec<SecurityEventView>>> {
-    Ok(Json(security::events(&s.app, &p, q.limit.unwrap_or(50)).await?))
+pub async fn security_events(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<LimitQuery>,
+) -> ApiResult<Json<Vec<SecurityEventView>>> {
+    Ok(Json(
+        security::events(&s.app, &p, q.limit.unwrap_or(50)).await?,
+    ))
 }
 
 /// Open sessions of the account.
 #[utoipa::path(get, path = "/api/v1/me/sessions", tag = "security", security(("bearer" = [])), responses((status = 200, body = [SessionView])))]
-pub async fn list_sessions(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Vec<SessionView>>> {
+pub async fn list_sessions(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<SessionView>>> {
     Ok(Json(auth::list_sessions(&s.app, &p).await?))
 }
 
 /// End one session.
 #[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", tag = "security", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn revoke_session(State(s): State<AppState>, Ctx(ctx): Ctx, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn revoke_session(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     auth::revoke_session(&s.app, &p, &id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -200,13 +273,22 @@ pub struct RevokedCount {
 
 /// End every session but this one.
 #[utoipa::path(post, path = "/api/v1/me/sessions/revoke-others", tag = "security", security(("bearer" = [])), responses((status = 200, body = RevokedCount)))]
-pub async fn revoke_other_sessions(State(s): State<AppState>, Ctx(ctx): Ctx, Auth(p): Auth) -> ApiResult<Json<RevokedCount>> {
-    Ok(Json(RevokedCount { revoked: auth::revoke_other_sessions(&s.app, &p, &ctx).await? }))
+pub async fn revoke_other_sessions(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+) -> ApiResult<Json<RevokedCount>> {
+    Ok(Json(RevokedCount {
+        revoked: auth::revoke_other_sessions(&s.app, &p, &ctx).await?,
+    }))
 }
 
 /// Personal API tokens (never their secret).
 #[utoipa::path(get, path = "/api/v1/me/tokens", tag = "tokens", security(("bearer" = [])), responses((status = 200, body = [ApiTokenView])))]
-pub async fn list_tokens(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Vec<ApiTokenView>>> {
+pub async fn list_tokens(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<ApiTokenView>>> {
     Ok(Json(auth::list_api_tokens(&s.app, &p).await?))
 }
 
@@ -222,15 +304,33 @@ pub struct CreateTokenRequest {
 /// Create a personal API token; its secret is in this answer only.
 #[utoipa::path(post, path = "/api/v1/me/tokens", tag = "tokens", security(("bearer" = [])), request_body = CreateTokenRequest,
     responses((status = 201, body = CreatedApiToken), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_token(State(s): State<AppState>, Ctx(ctx): Ctx, Auth(p): Auth, Json(r): Json<CreateTokenRequest>) -> ApiResult<(StatusCode, Json<CreatedApiToken>)> {
-    let t = auth::create_api_token(&s.app, &p, &r.name, &r.scope, r.expires_in_days.unwrap_or(90), &ctx).await?;
+pub async fn create_token(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+    Json(r): Json<CreateTokenRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedApiToken>)> {
+    let t = auth::create_api_token(
+        &s.app,
+        &p,
+        &r.name,
+        &r.scope,
+        r.expires_in_days.unwrap_or(90),
+        &ctx,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(t)))
 }
 
 /// Revoke a personal API token.
 #[utoipa::path(delete, path = "/api/v1/me/tokens/{id}", tag = "tokens", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn revoke_token(State(s): State<AppState>, Ctx(ctx): Ctx, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn revoke_token(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     auth::revoke_api_token(&s.app, &p, &id, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -246,14 +346,24 @@ pub struct PageQuery {
 /// Service e-mails sent to the account, newest first, with their delivery status.
 #[utoipa::path(get, path = "/api/v1/me/emails", tag = "emails", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = EmailPage), (status = 400, body = ErrorBody)))]
-pub async fn list_emails(State(s): State<AppState>, Auth(p): Auth, Query(q): Query<PageQuery>) -> ApiResult<Json<EmailPage>> {
-    Ok(Json(mailbox::list(&s.app, &p, q.cursor.as_deref(), q.limit.unwrap_or(20)).await?))
+pub async fn list_emails(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<EmailPage>> {
+    Ok(Json(
+        mailbox::list(&s.app, &p, q.cursor.as_deref(), q.limit.unwrap_or(20)).await?,
+    ))
 }
 
 /// One service e-mail, with its text and HTML bodies.
 #[utoipa::path(get, path = "/api/v1/me/emails/{id}", tag = "emails", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 200, body = EmailDetail), (status = 404, body = ErrorBody)))]
-pub async fn get_email(State(s): State<AppState>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Json<EmailDetail>> {
+pub async fn get_email(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EmailDetail>> {
     Ok(Json(mailbox::get(&s.app, &p, &id).await?))
 }
 
@@ -266,6 +376,10 @@ pub struct VerifyMailRequest {
 /// "Is this mail from us?"
 #[utoipa::path(post, path = "/api/v1/me/emails/verify", tag = "emails", security(("bearer" = [])), request_body = VerifyMailRequest,
     responses((status = 200, body = VerifyMailView), (status = 422, body = ErrorBody)))]
-pub async fn verify_mail(State(s): State<AppState>, Auth(p): Auth, Json(r): Json<VerifyMailRequest>) -> ApiResult<Json<VerifyMailView>> {
+pub async fn verify_mail(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Json(r): Json<VerifyMailRequest>,
+) -> ApiResult<Json<VerifyMailView>> {
     Ok(Json(mailbox::verify(&s.app, &p, &r.reference).await?))
 }

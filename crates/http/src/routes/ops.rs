@@ -27,10 +27,15 @@ pub async fn healthz() -> Json<serde_json::Value> {
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "ready"), (status = 503, body = crate::ErrorBody)))]
 pub async fn readyz(State(s): State<AppState>) -> Response {
     match s.app.db.ping().await {
-        Ok(()) => Json(json!({"status": "ready", "database": s.app.db.backend().as_str()})).into_response(),
+        Ok(()) => Json(json!({"status": "ready", "database": s.app.db.backend().as_str()}))
+            .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            json_error(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database does not answer")
+            json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the database does not answer",
+            )
         }
     }
 }
@@ -45,5 +50,9 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
 /// This OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI document")))]
 pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], crate::openapi::json()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::json(),
+    )
+        .into_response()
 }

@@ -1,0 +1,12 @@
+//! End-to-end tests: each starts the real `guichet` binary on a random port with a fresh
+//! database (a temporary SQLite file, or a new PostgreSQL database), a real SMTP server, and
+//! talks to it over HTTP. Every scenario runs on both backends.
+
+mod harness;
+
+mod accounts;
+mod contact_points;
+mod isolation;
+mod mail_delivery;
+mod ops;
+mod validation;
