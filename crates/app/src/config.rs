@@ -15,6 +15,19 @@ pub struct AppConfig {
     pub session_absolute_secs: i64,
     /// Where SMS are POSTed in production (`None`: the sandbox sender, log only).
     pub sms_webhook_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` gives the client address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// DKIM signing of outgoing mail, when configured.
+    pub dkim: Option<DkimSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DkimSettings {
+    /// PEM private key file (Ed25519 or RSA).
+    pub key_file: std::path::PathBuf,
+    pub selector: String,
+    /// `d=`; default: the domain of `mail_from`.
+    pub domain: Option<String>,
 }
 
 impl AppConfig {
@@ -54,6 +67,8 @@ impl AppConfig {
             session_idle_secs: 2 * 3600,
             session_absolute_secs: 7 * 86_400,
             sms_webhook_url: None,
+            trusted_proxies: Vec::new(),
+            dkim: None,
         }
     }
 }

@@ -30,6 +30,14 @@ pub struct Config {
     pub session_absolute_hours: i64,
     /// `text` or `json`.
     pub log_format: String,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed (client IP for limits
+    /// and security events).
+    pub trusted_proxies: Vec<String>,
+    /// PEM private key (Ed25519 or RSA) that DKIM-signs outgoing mail; unset: no signature.
+    pub dkim_key_file: Option<PathBuf>,
+    pub dkim_selector: String,
+    /// Signing domain (`d=`); default: the domain of `mail_from`.
+    pub dkim_domain: Option<String>,
 }
 
 impl Default for Config {
@@ -48,6 +56,10 @@ impl Default for Config {
             session_idle_minutes: 120,
             session_absolute_hours: 168,
             log_format: "text".into(),
+            trusted_proxies: Vec::new(),
+            dkim_key_file: None,
+            dkim_selector: "guichet".into(),
+            dkim_domain: None,
         }
     }
 }
@@ -116,6 +128,22 @@ impl Config {
         if let Some(v) = env("GUICHET_SMS_WEBHOOK_URL") {
             self.sms_webhook_url = Some(v);
         }
+        if let Some(v) = env("GUICHET_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        if let Some(v) = env("GUICHET_DKIM_KEY_FILE") {
+            self.dkim_key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("GUICHET_DKIM_SELECTOR") {
+            self.dkim_selector = v;
+        }
+        if let Some(v) = env("GUICHET_DKIM_DOMAIN") {
+            self.dkim_domain = Some(v);
+        }
         if let Some(v) = env("GUICHET_LOG_FORMAT") {
             self.log_format = v;
         }
@@ -139,6 +167,10 @@ impl Config {
             if !matches!(parsed.scheme(), "smtp" | "smtps") {
                 bail!("smtp_url must start with smtp:// or smtps://");
             }
+        }
+        for p in &self.trusted_proxies {
+            p.parse::<std::net::IpAddr>()
+                .with_context(|| format!("trusted_proxies: {p:?} is not an IP address"))?;
         }
         if !(5..=7 * 24 * 60).contains(&self.session_idle_minutes) {
             bail!("session_idle_minutes must be between 5 and 10080");
@@ -174,6 +206,19 @@ impl Config {
             session_idle_secs: self.session_idle_minutes * 60,
             session_absolute_secs: self.session_absolute_hours * 3600,
             sms_webhook_url: self.sms_webhook_url.clone(),
+            trusted_proxies: self
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| p.parse().ok())
+                .collect(),
+            dkim: self
+                .dkim_key_file
+                .as_ref()
+                .map(|path| guichet_app::config::DkimSettings {
+                    key_file: path.clone(),
+                    selector: self.dkim_selector.clone(),
+                    domain: self.dkim_domain.clone(),
+                }),
         }
     }
 }
