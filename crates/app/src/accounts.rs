@@ -171,6 +171,7 @@ async fn unique_customer_code(c: &mut AnyConnection) -> Result<String> {
 /// Create an account and queue its verification mail, all in one transaction.
 pub async fn signup(app: &App, input: &SignupInput, ctx: &RequestCtx) -> Result<AccountView> {
     let new = NewAccount::validate(input).map_err(AppError::validation)?;
+    crate::limits::count_request(app, "signup", ctx.ip.as_deref()).await?;
     {
         let mut c = app.db.conn().await?;
         if accounts::by_email(&mut c, new.email.as_str())
@@ -330,6 +331,16 @@ pub async fn take_token(
 /// `POST /auth/verify-email`: one endpoint for every mailbox proof (sign-up, new primary
 /// address, backup address), dispatched on what the token was issued for.
 pub async fn verify_email(app: &App, token: &str, ctx: &RequestCtx) -> Result<VerifiedView> {
+    let key = format!("verify:ip:{}", ctx.ip.as_deref().unwrap_or("-"));
+    crate::limits::check(app, std::slice::from_ref(&key)).await?;
+    let r = verify_email_inner(app, token, ctx).await;
+    if matches!(&r, Err(e) if e.code == "invalid_token") {
+        crate::limits::fail(app, &key, &crate::limits::PER_IP_REQUESTS).await?;
+    }
+    r
+}
+
+async fn verify_email_inner(app: &App, token: &str, ctx: &RequestCtx) -> Result<VerifiedView> {
     let mut tx = app.db.begin().await?;
     let t = take_token(
         app,

@@ -63,11 +63,37 @@ fn unauthenticated() -> AppError {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LoginView {
+    /// `ok` (a session is open) or `mfa_required` (send a code with the `challenge` to
+    /// `POST /api/v1/auth/login/second-factor`).
+    pub status: String,
     /// The session token: send it as `Authorization: Bearer …` (it is also set as a cookie).
-    pub token: String,
-    pub session_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// When the session (or the challenge) ends.
     pub expires_at: String,
-    pub account: crate::accounts::AccountView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<crate::accounts::AccountView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
+    /// Second factors accepted for the challenge: `totp`, `backup_code`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+}
+
+impl LoginView {
+    pub fn mfa_required(challenge: String, expires_at: i64) -> Self {
+        Self {
+            status: "mfa_required".into(),
+            token: None,
+            session_id: None,
+            expires_at: rfc3339(expires_at),
+            account: None,
+            challenge: Some(challenge),
+            methods: vec!["totp".into(), "backup_code".into()],
+        }
+    }
 }
 
 /// Check the password and open a session. Unknown address and wrong password answer alike,
@@ -76,8 +102,22 @@ pub async fn login(app: &App, email: &str, password: &str, ctx: &RequestCtx) -> 
     let invalid =
         || AppError::unauthorized("invalid_credentials", "wrong e-mail address or password");
     let email = guichet_domain::EmailAddress::parse(email).map(|e| e.as_str().to_owned());
+    let ip = ctx.ip.clone().unwrap_or_else(|| "-".into());
+    let who = email.clone().unwrap_or_else(|_| "-".into());
+    let keys = [
+        format!("login:acct_ip:{who}:{ip}"),
+        format!("login:acct:{who}"),
+        format!("login:ip:{ip}"),
+    ];
+    crate::limits::check(app, &keys).await?;
+    let fail = || async {
+        crate::limits::fail(app, &keys[0], &crate::limits::LOGIN_ACCOUNT_IP).await?;
+        crate::limits::fail(app, &keys[1], &crate::limits::LOGIN_ACCOUNT).await?;
+        crate::limits::fail(app, &keys[2], &crate::limits::LOGIN_IP).await?;
+        Ok::<_, AppError>(invalid())
+    };
     if password.is_empty() || password.chars().count() > guichet_domain::password::MAX_CHARS {
-        return Err(invalid());
+        return Err(fail().await?);
     }
     let account = match &email {
         Ok(e) => {
@@ -93,18 +133,23 @@ pub async fn login(app: &App, email: &str, password: &str, ctx: &RequestCtx) -> 
     )
     .await;
     let Some(a) = account else {
-        return Err(invalid());
+        return Err(fail().await?);
     };
     if !ok {
         let mut c = app.db.conn().await?;
         security_event(app, &mut c, &a.id, "login_failed", ctx, None).await?;
-        return Err(invalid());
+        return Err(fail().await?);
     }
+    crate::limits::clear(app, &keys[0]).await?;
+    crate::limits::clear(app, &keys[1]).await?;
     if a.email_verified_at.is_none() {
         return Err(AppError::forbidden(
             "email_not_verified",
             "confirm your e-mail address first: follow the link in the mail we sent",
         ));
+    }
+    if crate::factors::second_factor_on(app, &a.id).await? {
+        return crate::factors::open_challenge(app, &a.id).await;
     }
     open_session(app, &a, ctx).await
 }
@@ -127,16 +172,32 @@ pub async fn open_session(app: &App, a: &AccountRow, ctx: &RequestCtx) -> Result
         expires_at: now + app.config.session_absolute_secs * 1000,
         revoked_at: None,
         revoked_reason: None,
+        reauth_at: Some(now),
     };
     let mut tx = app.db.begin().await?;
+    let known =
+        sessions::seen_device(tx.conn(), &a.id, s.ip.as_deref(), s.user_agent.as_deref()).await?;
+    let first = sessions::count_sessions_ever(tx.conn(), &a.id).await? == 0;
     sessions::insert_session(tx.conn(), &s).await?;
     security_event(app, tx.conn(), &a.id, "login", ctx, None).await?;
+    if !known && !first {
+        let kind = crate::mail::MailKind::NewLogin {
+            ip: s.ip.clone().unwrap_or_else(|| "?".into()),
+            user_agent: s.user_agent.clone().unwrap_or_else(|| "?".into()),
+            at: rfc3339(now),
+        };
+        crate::mail::enqueue(app, tx.conn(), &crate::accounts::recipient(a), &kind).await?;
+    }
     tx.commit().await?;
+    app.outbox_signal.notify_waiters();
     Ok(LoginView {
-        token,
-        session_id: s.id,
+        status: "ok".into(),
+        token: Some(token),
+        session_id: Some(s.id),
         expires_at: rfc3339(s.expires_at),
-        account: a.into(),
+        account: Some(a.into()),
+        challenge: None,
+        methods: Vec::new(),
     })
 }
 
@@ -326,7 +387,7 @@ pub async fn create_api_token(
     expires_in_days: i64,
     ctx: &RequestCtx,
 ) -> Result<CreatedApiToken> {
-    p.require_session()?;
+    crate::factors::require_recent_auth(app, p).await?;
     let name = guichet_domain::validation::text(name, 1, 100).map_err(|mut e| {
         e.field = "name".into();
         AppError::validation(vec![e])
@@ -372,7 +433,20 @@ pub async fn create_api_token(
         Some(row.name.clone()),
     )
     .await?;
+    let a = accounts::by_id(tx.conn(), &p.account_id)
+        .await?
+        .ok_or_else(unauthenticated)?;
+    crate::mail::enqueue(
+        app,
+        tx.conn(),
+        &crate::accounts::recipient(&a),
+        &crate::mail::MailKind::SecurityChange {
+            change: "api_token_created".into(),
+        },
+    )
+    .await?;
     tx.commit().await?;
+    app.outbox_signal.notify_waiters();
     Ok(CreatedApiToken {
         token,
         info: (&row).into(),

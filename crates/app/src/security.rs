@@ -34,6 +34,7 @@ pub async fn request_password_reset(app: &App, email: &str, ctx: &RequestCtx) ->
             "this is not a valid e-mail address",
         ));
     };
+    crate::limits::count_request(app, "reset", ctx.ip.as_deref()).await?;
     let mut tx = app.db.begin().await?;
     let (a, to_backup) = match guichet_store::accounts::by_email(tx.conn(), email.as_str()).await? {
         Some(a) => (a, false),
@@ -196,7 +197,7 @@ pub async fn request_email_change(
     password: &str,
     ctx: &RequestCtx,
 ) -> Result<()> {
-    p.require_session()?;
+    crate::factors::require_recent_auth(app, p).await?;
     let new = EmailAddress::parse(new_email).map_err(|mut e| {
         e.field = "email".into();
         AppError::validation(vec![e])
@@ -274,7 +275,7 @@ pub async fn set_backup_email(
     email: &str,
     ctx: &RequestCtx,
 ) -> Result<()> {
-    p.require_session()?;
+    crate::factors::require_recent_auth(app, p).await?;
     let b = EmailAddress::parse(email).map_err(|mut e| {
         e.field = "email".into();
         AppError::validation(vec![e])
@@ -322,6 +323,15 @@ pub async fn set_backup_email(
         Some(mail::mask_email(b.as_str())),
     )
     .await?;
+    mail::enqueue(
+        app,
+        tx.conn(),
+        &recipient(&a),
+        &MailKind::SecurityChange {
+            change: "backup_email_changed".into(),
+        },
+    )
+    .await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
     Ok(())
@@ -357,7 +367,7 @@ pub async fn set_phone(
     phone: &str,
     ctx: &RequestCtx,
 ) -> Result<()> {
-    p.require_session()?;
+    crate::factors::require_recent_auth(app, p).await?;
     let phone = PhoneNumber::parse(phone).map_err(|mut e| {
         e.field = "phone".into();
         AppError::validation(vec![e])
@@ -400,6 +410,15 @@ pub async fn set_phone(
         "phone_set",
         ctx,
         Some(phone.masked()),
+    )
+    .await?;
+    mail::enqueue(
+        app,
+        tx.conn(),
+        &recipient(&a),
+        &MailKind::SecurityChange {
+            change: "phone_changed".into(),
+        },
     )
     .await?;
     tx.commit().await?;

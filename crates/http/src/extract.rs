@@ -76,17 +76,43 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
     }
 }
 
-/// Client IP and user agent, for security events.
+/// Client IP and user agent, for security events and limits. Behind a trusted reverse proxy
+/// the client address is the right-most `X-Forwarded-For` entry that is not a proxy.
 pub struct Ctx(pub RequestCtx);
 
-impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+pub fn client_ip(parts: &Parts, trusted: &[std::net::IpAddr]) -> Option<String> {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())?;
+    if !trusted.contains(&peer) {
+        return Some(peer.to_string());
+    }
+    let forwarded: Vec<std::net::IpAddr> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let client = forwarded
+        .iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .copied()
+        .unwrap_or(peer);
+    Some(client.to_string())
+}
+
+impl FromRequestParts<AppState> for Ctx {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = client_ip(parts, &state.app.config.trusted_proxies);
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -15,16 +15,18 @@ pub struct SessionRow {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     pub revoked_reason: Option<String>,
+    /// Last time the holder proved the password (and second factor): log-in or re-auth.
+    pub reauth_at: Option<i64>,
 }
 
 const SESSION_COLUMNS: &str = "id, account_id, token_hash, ip, user_agent, created_at, \
-    last_seen_at, expires_at, revoked_at, revoked_reason";
+    last_seen_at, expires_at, revoked_at, revoked_reason, reauth_at";
 
 pub async fn insert_session(c: &mut AnyConnection, s: &SessionRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO sessions (id, account_id, token_hash, ip, user_agent, created_at, \
-         last_seen_at, expires_at, revoked_at, revoked_reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL)",
+         last_seen_at, expires_at, revoked_at, revoked_reason, reauth_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, $6)",
     )
     .bind(&s.id)
     .bind(&s.account_id)
@@ -45,6 +47,51 @@ pub async fn session_by_hash(c: &mut AnyConnection, hash: &str) -> Result<Option
         .bind(hash)
         .fetch_optional(c)
         .await?)
+}
+
+pub async fn session_by_id(c: &mut AnyConnection, id: &str) -> Result<Option<SessionRow>> {
+    let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(c)
+        .await?)
+}
+
+pub async fn mark_reauth(c: &mut AnyConnection, id: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE sessions SET reauth_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// Whether the account ever had a session from this IP and user agent (known device).
+pub async fn seen_device(
+    c: &mut AnyConnection,
+    account_id: &str,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND COALESCE(ip, '') = $2 \
+         AND COALESCE(user_agent, '') = $3",
+    )
+    .bind(account_id)
+    .bind(ip.unwrap_or(""))
+    .bind(user_agent.unwrap_or(""))
+    .fetch_one(c)
+    .await?;
+    Ok(n > 0)
+}
+
+pub async fn count_sessions_ever(c: &mut AnyConnection, account_id: &str) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE account_id = $1")
+            .bind(account_id)
+            .fetch_one(c)
+            .await?,
+    )
 }
 
 /// Record activity; written at most once a minute per session to spare the database.

@@ -37,6 +37,17 @@ pub enum MailKind {
     BackupEmailVerify {
         link: String,
     },
+    /// A log-in from a device (address and browser) never seen on this account.
+    NewLogin {
+        ip: String,
+        user_agent: String,
+        at: String,
+    },
+    /// A security setting changed (`totp_enabled`, `totp_disabled`,
+    /// `backup_codes_regenerated`, `phone_changed`, `backup_email_changed`, `api_token_created`).
+    SecurityChange {
+        change: String,
+    },
 }
 
 impl MailKind {
@@ -51,6 +62,8 @@ impl MailKind {
             MailKind::EmailChangeRequested { .. } => "email_change_requested",
             MailKind::EmailChanged { .. } => "email_changed",
             MailKind::BackupEmailVerify { .. } => "backup_email_verify",
+            MailKind::NewLogin { .. } => "new_login",
+            MailKind::SecurityChange { .. } => "security_change",
         }
     }
 
@@ -66,216 +79,292 @@ impl MailKind {
         let not_you_en = "If you did not ask for this, ignore this message and check the \
                           security of your account.";
         let not_you = if fr { not_you_fr } else { not_you_en }.to_owned();
-        let (subject, paragraphs, action, after) =
-            match self {
-                MailKind::VerifyEmail { link } => {
-                    if fr {
-                        (
-                            format!("Confirmez votre adresse e-mail — {provider}"),
-                            vec![format!(
-                                "Bienvenue chez {provider}. Pour activer votre compte, confirmez \
+        let (subject, paragraphs, action, after) = match self {
+            MailKind::VerifyEmail { link } => {
+                if fr {
+                    (
+                        format!("Confirmez votre adresse e-mail — {provider}"),
+                        vec![format!(
+                            "Bienvenue chez {provider}. Pour activer votre compte, confirmez \
                              votre adresse e-mail. Le lien est valable 48 heures."
-                            )],
-                            Some(("Confirmer mon adresse".to_owned(), link.clone())),
-                            vec![not_you],
-                        )
-                    } else {
-                        (
-                            format!("Confirm your e-mail address — {provider}"),
-                            vec![format!(
-                                "Welcome to {provider}. To activate your account, confirm your \
+                        )],
+                        Some(("Confirmer mon adresse".to_owned(), link.clone())),
+                        vec![not_you],
+                    )
+                } else {
+                    (
+                        format!("Confirm your e-mail address — {provider}"),
+                        vec![format!(
+                            "Welcome to {provider}. To activate your account, confirm your \
                              e-mail address. The link is valid for 48 hours."
-                            )],
-                            Some(("Confirm my address".to_owned(), link.clone())),
-                            vec![not_you],
-                        )
-                    }
+                        )],
+                        Some(("Confirm my address".to_owned(), link.clone())),
+                        vec![not_you],
+                    )
                 }
-                MailKind::PasswordReset { link, minutes } => {
-                    if fr {
-                        (
-                            "Réinitialisation de votre mot de passe".to_owned(),
-                            vec![format!(
-                                "Une réinitialisation du mot de passe de votre compte a été \
+            }
+            MailKind::PasswordReset { link, minutes } => {
+                if fr {
+                    (
+                        "Réinitialisation de votre mot de passe".to_owned(),
+                        vec![format!(
+                            "Une réinitialisation du mot de passe de votre compte a été \
                              demandée. Le lien ci-dessous est valable {minutes} minutes et ne \
                              sert qu'une fois. Toutes vos sessions seront fermées."
-                            )],
-                            Some(("Choisir un nouveau mot de passe".to_owned(), link.clone())),
-                            vec![not_you],
-                        )
-                    } else {
-                        (
-                            "Resetting your password".to_owned(),
-                            vec![format!(
-                                "Someone asked to reset the password of your account. The link \
+                        )],
+                        Some(("Choisir un nouveau mot de passe".to_owned(), link.clone())),
+                        vec![not_you],
+                    )
+                } else {
+                    (
+                        "Resetting your password".to_owned(),
+                        vec![format!(
+                            "Someone asked to reset the password of your account. The link \
                              below is valid for {minutes} minutes and works once. Every open \
                              session will be closed."
-                            )],
-                            Some(("Choose a new password".to_owned(), link.clone())),
-                            vec![not_you],
-                        )
-                    }
-                }
-                MailKind::PasswordResetToBackupNotice { backup_masked } => {
-                    if fr {
-                        (
-                            "Réinitialisation demandée via votre e-mail de secours".to_owned(),
-                            vec![format!(
-                                "Un lien de réinitialisation du mot de passe a été envoyé à votre \
-                             adresse de secours {backup_masked}."
-                            )],
-                            None,
-                            vec![not_you],
-                        )
-                    } else {
-                        (
-                            "Password reset asked through your backup e-mail".to_owned(),
-                            vec![format!(
-                                "A password reset link was sent to your backup address \
-                             {backup_masked}."
-                            )],
-                            None,
-                            vec![not_you],
-                        )
-                    }
-                }
-                MailKind::PasswordChanged => {
-                    if fr {
-                        (
-                        "Votre mot de passe a été modifié".to_owned(),
-                        vec!["Le mot de passe de votre compte vient d'être modifié et toutes vos \
-                              sessions ont été fermées."
-                            .to_owned()],
-                        None,
-                        vec!["Si vous n'êtes pas à l'origine de ce changement, réinitialisez \
-                              votre mot de passe immédiatement et contactez le support."
-                            .to_owned()],
+                        )],
+                        Some(("Choose a new password".to_owned(), link.clone())),
+                        vec![not_you],
                     )
-                    } else {
-                        (
-                            "Your password was changed".to_owned(),
-                            vec![
-                                "The password of your account was just changed and every session \
-                              was closed."
-                                    .to_owned(),
-                            ],
-                            None,
-                            vec![
-                                "If you did not make this change, reset your password at once and \
-                              contact support."
-                                    .to_owned(),
-                            ],
-                        )
-                    }
                 }
-                MailKind::EmailChangeConfirm { link, new_email } => {
-                    if fr {
-                        (
-                            "Confirmez votre nouvelle adresse e-mail".to_owned(),
-                            vec![format!(
-                                "Vous avez demandé à utiliser {new_email} comme adresse principale \
+            }
+            MailKind::PasswordResetToBackupNotice { backup_masked } => {
+                if fr {
+                    (
+                        "Réinitialisation demandée via votre e-mail de secours".to_owned(),
+                        vec![format!(
+                            "Un lien de réinitialisation du mot de passe a été envoyé à votre \
+                             adresse de secours {backup_masked}."
+                        )],
+                        None,
+                        vec![not_you],
+                    )
+                } else {
+                    (
+                        "Password reset asked through your backup e-mail".to_owned(),
+                        vec![format!(
+                            "A password reset link was sent to your backup address \
+                             {backup_masked}."
+                        )],
+                        None,
+                        vec![not_you],
+                    )
+                }
+            }
+            MailKind::PasswordChanged => {
+                if fr {
+                    (
+                        "Votre mot de passe a été modifié".to_owned(),
+                        vec![
+                            "Le mot de passe de votre compte vient d'être modifié et toutes vos \
+                              sessions ont été fermées."
+                                .to_owned(),
+                        ],
+                        None,
+                        vec![
+                            "Si vous n'êtes pas à l'origine de ce changement, réinitialisez \
+                              votre mot de passe immédiatement et contactez le support."
+                                .to_owned(),
+                        ],
+                    )
+                } else {
+                    (
+                        "Your password was changed".to_owned(),
+                        vec![
+                            "The password of your account was just changed and every session \
+                              was closed."
+                                .to_owned(),
+                        ],
+                        None,
+                        vec![
+                            "If you did not make this change, reset your password at once and \
+                              contact support."
+                                .to_owned(),
+                        ],
+                    )
+                }
+            }
+            MailKind::EmailChangeConfirm { link, new_email } => {
+                if fr {
+                    (
+                        "Confirmez votre nouvelle adresse e-mail".to_owned(),
+                        vec![format!(
+                            "Vous avez demandé à utiliser {new_email} comme adresse principale \
                              de votre compte. Confirmez-la avec le lien ci-dessous, valable 48 \
                              heures."
-                            )],
-                            Some(("Confirmer cette adresse".to_owned(), link.clone())),
-                            vec![not_you],
-                        )
-                    } else {
-                        (
-                            "Confirm your new e-mail address".to_owned(),
-                            vec![format!(
-                                "You asked to use {new_email} as the primary address of your \
+                        )],
+                        Some(("Confirmer cette adresse".to_owned(), link.clone())),
+                        vec![not_you],
+                    )
+                } else {
+                    (
+                        "Confirm your new e-mail address".to_owned(),
+                        vec![format!(
+                            "You asked to use {new_email} as the primary address of your \
                              account. Confirm it with the link below, valid for 48 hours."
-                            )],
-                            Some(("Confirm this address".to_owned(), link.clone())),
-                            vec![not_you],
-                        )
-                    }
+                        )],
+                        Some(("Confirm this address".to_owned(), link.clone())),
+                        vec![not_you],
+                    )
                 }
-                MailKind::EmailChangeRequested { new_email_masked } => {
-                    if fr {
-                        (
-                            "Changement d'adresse e-mail demandé".to_owned(),
-                            vec![format!(
-                                "Un changement de l'adresse principale de votre compte vers \
+            }
+            MailKind::EmailChangeRequested { new_email_masked } => {
+                if fr {
+                    (
+                        "Changement d'adresse e-mail demandé".to_owned(),
+                        vec![format!(
+                            "Un changement de l'adresse principale de votre compte vers \
                              {new_email_masked} a été demandé. Il prendra effet lorsque la \
                              nouvelle adresse sera confirmée."
-                            )],
-                            None,
-                            vec![not_you],
-                        )
-                    } else {
-                        (
-                            "E-mail address change requested".to_owned(),
-                            vec![format!(
-                                "A change of your account's primary address to {new_email_masked} \
+                        )],
+                        None,
+                        vec![not_you],
+                    )
+                } else {
+                    (
+                        "E-mail address change requested".to_owned(),
+                        vec![format!(
+                            "A change of your account's primary address to {new_email_masked} \
                              was asked for. It takes effect once the new address is confirmed."
-                            )],
-                            None,
-                            vec![not_you],
-                        )
-                    }
+                        )],
+                        None,
+                        vec![not_you],
+                    )
                 }
-                MailKind::EmailChanged { new_email_masked } => {
-                    if fr {
-                        (
-                            "Votre adresse e-mail a été modifiée".to_owned(),
-                            vec![format!(
-                                "L'adresse principale de votre compte est désormais \
+            }
+            MailKind::EmailChanged { new_email_masked } => {
+                if fr {
+                    (
+                        "Votre adresse e-mail a été modifiée".to_owned(),
+                        vec![format!(
+                            "L'adresse principale de votre compte est désormais \
                              {new_email_masked}. Les prochains e-mails seront envoyés à cette \
                              adresse."
-                            )],
-                            None,
-                            vec![
-                                "Si vous n'êtes pas à l'origine de ce changement, contactez le \
+                        )],
+                        None,
+                        vec![
+                            "Si vous n'êtes pas à l'origine de ce changement, contactez le \
                               support immédiatement."
-                                    .to_owned(),
-                            ],
-                        )
-                    } else {
-                        (
-                            "Your e-mail address was changed".to_owned(),
-                            vec![format!(
-                                "The primary address of your account is now {new_email_masked}. \
+                                .to_owned(),
+                        ],
+                    )
+                } else {
+                    (
+                        "Your e-mail address was changed".to_owned(),
+                        vec![format!(
+                            "The primary address of your account is now {new_email_masked}. \
                              Future e-mails will go to that address."
-                            )],
-                            None,
-                            vec![
-                                "If you did not make this change, contact support at once."
-                                    .to_owned(),
-                            ],
-                        )
-                    }
+                        )],
+                        None,
+                        vec![
+                            "If you did not make this change, contact support at once.".to_owned(),
+                        ],
+                    )
                 }
-                MailKind::BackupEmailVerify { link } => {
-                    if fr {
-                        (
-                            "Confirmez votre adresse e-mail de secours".to_owned(),
-                            vec![
-                                "Cette adresse a été ajoutée comme e-mail de secours d'un compte \
+            }
+            MailKind::BackupEmailVerify { link } => {
+                if fr {
+                    (
+                        "Confirmez votre adresse e-mail de secours".to_owned(),
+                        vec![
+                            "Cette adresse a été ajoutée comme e-mail de secours d'un compte \
                               client. Elle vous permettra de récupérer l'accès au compte si \
                               vous perdez celui de votre adresse principale. Le lien est \
                               valable 48 heures."
-                                    .to_owned(),
-                            ],
-                            Some(("Confirmer l'adresse de secours".to_owned(), link.clone())),
-                            vec![not_you],
-                        )
-                    } else {
-                        (
-                            "Confirm your backup e-mail address".to_owned(),
-                            vec![
-                                "This address was added as the backup e-mail of a customer \
+                                .to_owned(),
+                        ],
+                        Some(("Confirmer l'adresse de secours".to_owned(), link.clone())),
+                        vec![not_you],
+                    )
+                } else {
+                    (
+                        "Confirm your backup e-mail address".to_owned(),
+                        vec![
+                            "This address was added as the backup e-mail of a customer \
                               account. It lets you recover the account if you lose access to \
                               the primary address. The link is valid for 48 hours."
-                                    .to_owned(),
-                            ],
-                            Some(("Confirm the backup address".to_owned(), link.clone())),
-                            vec![not_you],
-                        )
-                    }
+                                .to_owned(),
+                        ],
+                        Some(("Confirm the backup address".to_owned(), link.clone())),
+                        vec![not_you],
+                    )
                 }
-            };
+            }
+            MailKind::NewLogin { ip, user_agent, at } => {
+                if fr {
+                    (
+                        "Nouvelle connexion à votre compte".to_owned(),
+                        vec![format!(
+                            "Une connexion à votre compte a eu lieu depuis un appareil que nous ne \
+                             connaissions pas : adresse {ip}, navigateur « {user_agent} », le {at} (UTC)."
+                        )],
+                        None,
+                        vec!["Si ce n'était pas vous, changez votre mot de passe, fermez les autres \
+                              sessions depuis la page Sécurité et activez la double authentification."
+                            .to_owned()],
+                    )
+                } else {
+                    (
+                        "New sign-in to your account".to_owned(),
+                        vec![format!(
+                            "Your account was signed in to from a device we had not seen before: \
+                             address {ip}, browser \"{user_agent}\", at {at} (UTC)."
+                        )],
+                        None,
+                        vec![
+                            "If this was not you, change your password, end the other sessions \
+                              from the Security page and turn on two-factor authentication."
+                                .to_owned(),
+                        ],
+                    )
+                }
+            }
+            MailKind::SecurityChange { change } => {
+                let what = match (change.as_str(), fr) {
+                    ("totp_enabled", true) => {
+                        "la double authentification par application a été activée"
+                    }
+                    ("totp_enabled", false) => {
+                        "two-factor authentication with an app was turned on"
+                    }
+                    ("totp_disabled", true) => {
+                        "la double authentification par application a été désactivée"
+                    }
+                    ("totp_disabled", false) => {
+                        "two-factor authentication with an app was turned off"
+                    }
+                    ("backup_codes_regenerated", true) => {
+                        "de nouveaux codes de secours ont été générés (les anciens ne fonctionnent plus)"
+                    }
+                    ("backup_codes_regenerated", false) => {
+                        "new backup codes were generated (the old ones no longer work)"
+                    }
+                    ("phone_changed", true) => "le numéro de téléphone mobile a été modifié",
+                    ("phone_changed", false) => "the mobile phone number was changed",
+                    ("backup_email_changed", true) => "l'adresse e-mail de secours a été modifiée",
+                    ("backup_email_changed", false) => "the backup e-mail address was changed",
+                    ("api_token_created", true) => "un jeton d'API personnel a été créé",
+                    ("api_token_created", false) => "a personal API token was created",
+                    (_, true) => "un réglage de sécurité a été modifié",
+                    (_, false) => "a security setting was changed",
+                };
+                if fr {
+                    (
+                        "Modification de la sécurité de votre compte".to_owned(),
+                        vec![format!("Sur votre compte, {what}.")],
+                        None,
+                        vec![not_you],
+                    )
+                } else {
+                    (
+                        "A security change on your account".to_owned(),
+                        vec![format!("On your account, {what}.")],
+                        None,
+                        vec![not_you],
+                    )
+                }
+            }
+        };
         Content {
             subject,
             greeting,

@@ -9,4 +9,5 @@ mod contact_points;
 mod isolation;
 mod mail_delivery;
 mod ops;
+mod security;
 mod validation;

@@ -19,6 +19,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/signup", post(signup))
         .route("/api/v1/auth/login", post(login))
+        .route(
+            "/api/v1/auth/login/second-factor",
+            post(login_second_factor),
+        )
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/verify-email", post(verify_email))
         .route(
@@ -115,10 +119,41 @@ pub async fn login(
     Json(r): Json<LoginRequest>,
 ) -> ApiResult<Response> {
     let view = auth::login(&s.app, &r.email, &r.password, &ctx).await?;
-    let cookie = session_cookie(&s, &view.token, s.app.config.session_absolute_secs);
+    Ok(login_response(&s, view))
+}
+
+fn login_response(s: &AppState, view: LoginView) -> Response {
+    let cookie = view
+        .token
+        .as_deref()
+        .map(|t| session_cookie(s, t, s.app.config.session_absolute_secs));
     let mut resp = Json(view).into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, cookie);
-    Ok(resp)
+    if let Some(c) = cookie {
+        resp.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SecondFactorRequest {
+    /// The `challenge` of the first step.
+    pub challenge: String,
+    /// A 6-digit code from the authenticator app, or a backup code (`XXXX-XXXX`).
+    pub code: String,
+}
+
+/// Second step of a log-in when a second factor is on: opens the session.
+#[utoipa::path(post, path = "/api/v1/auth/login/second-factor", tag = "auth", request_body = SecondFactorRequest,
+    responses((status = 200, body = LoginView), (status = 401, body = ErrorBody, description = "invalid_code, invalid_challenge"),
+              (status = 429, body = ErrorBody)))]
+pub async fn login_second_factor(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(r): Json<SecondFactorRequest>,
+) -> ApiResult<Response> {
+    let view =
+        guichet_app::factors::login_second_factor(&s.app, &r.challenge, &r.code, &ctx).await?;
+    Ok(login_response(&s, view))
 }
 
 /// End the current session (its token and cookie stop working).

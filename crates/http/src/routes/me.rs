@@ -12,6 +12,7 @@ use axum::routing::{delete, get, post, put};
 use guichet_app::AppError;
 use guichet_app::accounts::{self, AccountView};
 use guichet_app::auth::{self, ApiTokenView, CreatedApiToken, SessionView};
+use guichet_app::factors::{self, BackupCodes, SecurityStatus, TotpEnrolment};
 use guichet_app::mailbox::{self, EmailDetail, EmailPage, VerifyMailView};
 use guichet_app::security::{self, SecurityEventView};
 use guichet_domain::account::ProfilePatch;
@@ -33,6 +34,17 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/me/security/phone/verify", post(verify_phone))
         .route("/api/v1/me/security/events", get(security_events))
+        .route("/api/v1/me/security", get(security_status))
+        .route(
+            "/api/v1/me/security/totp",
+            post(enrol_totp).delete(disable_totp),
+        )
+        .route("/api/v1/me/security/totp/confirm", post(confirm_totp))
+        .route(
+            "/api/v1/me/security/backup-codes",
+            post(regenerate_backup_codes),
+        )
+        .route("/api/v1/me/reauth", post(reauth))
         .route("/api/v1/me/sessions", get(list_sessions))
         .route(
             "/api/v1/me/sessions/revoke-others",
@@ -382,4 +394,92 @@ pub async fn verify_mail(
     Json(r): Json<VerifyMailRequest>,
 ) -> ApiResult<Json<VerifyMailView>> {
     Ok(Json(mailbox::verify(&s.app, &p, &r.reference).await?))
+}
+
+/// Which factors and contact points are set up.
+#[utoipa::path(get, path = "/api/v1/me/security", tag = "security", security(("bearer" = [])),
+    responses((status = 200, body = SecurityStatus)))]
+pub async fn security_status(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<SecurityStatus>> {
+    Ok(Json(factors::status(&s.app, &p).await?))
+}
+
+/// Start enrolling an authenticator app (needs a recent re-authentication).
+#[utoipa::path(post, path = "/api/v1/me/security/totp", tag = "security", security(("bearer" = [])),
+    responses((status = 200, body = TotpEnrolment), (status = 403, body = ErrorBody, description = "reauth_required")))]
+pub async fn enrol_totp(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<TotpEnrolment>> {
+    Ok(Json(factors::enrol_totp(&s.app, &p).await?))
+}
+
+/// Confirm the authenticator app with a code: two-factor log-in is on; ten backup codes are
+/// returned, once.
+#[utoipa::path(post, path = "/api/v1/me/security/totp/confirm", tag = "security", security(("bearer" = [])), request_body = CodeRequest,
+    responses((status = 200, body = BackupCodes), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn confirm_totp(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+    Json(r): Json<CodeRequest>,
+) -> ApiResult<Json<BackupCodes>> {
+    Ok(Json(
+        factors::confirm_totp(&s.app, &p, &r.code, &ctx).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DisableTotpRequest {
+    pub password: String,
+    /// A current code from the app, or a backup code.
+    pub code: String,
+}
+
+/// Turn the authenticator app off (needs a recent re-authentication, the password and a code).
+#[utoipa::path(delete, path = "/api/v1/me/security/totp", tag = "security", security(("bearer" = [])), request_body = DisableTotpRequest,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn disable_totp(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+    Json(r): Json<DisableTotpRequest>,
+) -> ApiResult<StatusCode> {
+    factors::disable_totp(&s.app, &p, &r.password, &r.code, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replace the backup codes (needs a recent re-authentication).
+#[utoipa::path(post, path = "/api/v1/me/security/backup-codes", tag = "security", security(("bearer" = [])),
+    responses((status = 200, body = BackupCodes), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn regenerate_backup_codes(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+) -> ApiResult<Json<BackupCodes>> {
+    Ok(Json(
+        factors::regenerate_backup_codes(&s.app, &p, &ctx).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReauthRequest {
+    pub password: String,
+    /// Required when a second factor is on: a code from the app or a backup code.
+    pub code: Option<String>,
+}
+
+/// Prove the password (and second factor) again; sensitive changes are allowed for 5 minutes.
+#[utoipa::path(post, path = "/api/v1/me/reauth", tag = "security", security(("bearer" = [])), request_body = ReauthRequest,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn reauth(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+    Json(r): Json<ReauthRequest>,
+) -> ApiResult<StatusCode> {
+    factors::reauthenticate(&s.app, &p, &r.password, r.code.as_deref(), &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

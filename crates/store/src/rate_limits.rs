@@ -1,0 +1,55 @@
+//! Brute-force limits kept in the database, so that they hold across every node: a failure
+//! counter per key (an account, an IP, both) in a sliding window, and the instant until which
+//! the key is blocked.
+
+use crate::Result;
+use sqlx::AnyConnection;
+
+/// The instant (ms) until which `key` is blocked, if it is blocked at `now`.
+pub async fn blocked_until(c: &mut AnyConnection, key: &str, now: i64) -> Result<Option<i64>> {
+    let until: Option<i64> =
+        sqlx::query_scalar("SELECT blocked_until FROM rate_limits WHERE key = $1")
+            .bind(key)
+            .fetch_optional(c)
+            .await?;
+    Ok(until.filter(|u| *u > now))
+}
+
+/// Count one failure for `key` (a new window starts when the last one is older than
+/// `window_ms`); returns the number of failures in the current window.
+pub async fn add_failure(
+    c: &mut AnyConnection,
+    key: &str,
+    now: i64,
+    window_ms: i64,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO rate_limits (key, failures, window_start, blocked_until) VALUES ($1, 1, $2, 0) \
+         ON CONFLICT (key) DO UPDATE SET \
+           failures = CASE WHEN rate_limits.window_start < $3 THEN 1 ELSE rate_limits.failures + 1 END, \
+           window_start = CASE WHEN rate_limits.window_start < $3 THEN $2 ELSE rate_limits.window_start END \
+         RETURNING failures",
+    )
+    .bind(key)
+    .bind(now)
+    .bind(now - window_ms)
+    .fetch_one(c)
+    .await?)
+}
+
+pub async fn block(c: &mut AnyConnection, key: &str, until: i64) -> Result<()> {
+    sqlx::query("UPDATE rate_limits SET blocked_until = $2 WHERE key = $1 AND blocked_until < $2")
+        .bind(key)
+        .bind(until)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn reset(c: &mut AnyConnection, key: &str) -> Result<()> {
+    sqlx::query("DELETE FROM rate_limits WHERE key = $1")
+        .bind(key)
+        .execute(c)
+        .await?;
+    Ok(())
+}
