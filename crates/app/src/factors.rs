@@ -5,7 +5,7 @@ use crate::accounts::{self, RequestCtx, security_event};
 use crate::auth::{self, LoginView, Principal};
 use crate::mail::{self, MailKind};
 use crate::{App, AppError, Result, crypto, ids, limits};
-use guichet_store::{factors, sessions};
+use guichet_store::{action_tokens, factors, sessions};
 use serde::Serialize;
 use totp_rs::{Builder, Secret, Totp};
 use utoipa::ToSchema;
@@ -16,6 +16,7 @@ pub const CHALLENGE_TTL_MS: i64 = 5 * 60_000;
 pub const CHALLENGE_MAX_ATTEMPTS: i64 = 5;
 pub const BACKUP_CODES: usize = 10;
 const CHALLENGE_PREFIX: &str = "gcm_";
+const SMS_PURPOSE: &str = "login_sms";
 
 fn totp(app: &App, secret_b32: &str, account: &str) -> Result<Totp> {
     let secret = Secret::try_from_base32(secret_b32)
@@ -210,6 +211,20 @@ async fn spend_second_factor(
     if let Some(step) = check_code(app, &totp(app, &secret, email)?, code) {
         return Ok(factors::use_totp_step(c, account_id, step).await?);
     }
+    // A code texted to the verified phone (asked for with `POST /auth/login/sms`).
+    let digits = code.trim().replace(' ', "");
+    if digits.len() == 6 && digits.chars().all(|ch| ch.is_ascii_digit()) {
+        let now = app.now_ms();
+        if let Some(t) = action_tokens::latest_unused(c, account_id, SMS_PURPOSE).await?
+            && t.expires_at > now
+            && t.attempts < crate::security::PHONE_CODE_MAX_ATTEMPTS
+        {
+            if crypto::ct_eq(&crypto::hash_code(account_id, &digits), &t.token_hash) {
+                return Ok(action_tokens::consume(c, &t.id, now).await?);
+            }
+            action_tokens::add_attempt(c, &t.id).await?;
+        }
+    }
     let norm = normalise_backup_code(code);
     if norm.len() == 8 {
         return Ok(factors::use_backup_code(
@@ -328,7 +343,14 @@ pub async fn open_challenge(app: &App, account_id: &str) -> Result<LoginView> {
         },
     )
     .await?;
-    Ok(LoginView::mfa_required(token, now + CHALLENGE_TTL_MS))
+    let mut view = LoginView::mfa_required(token, now + CHALLENGE_TTL_MS);
+    let phone_ok = guichet_store::accounts::by_id(&mut c, account_id)
+        .await?
+        .is_some_and(|a| a.phone_verified_at.is_some());
+    if phone_ok {
+        view.methods.push("sms".into());
+    }
+    Ok(view)
 }
 
 /// The second step of a log-in: the challenge and a TOTP or backup code.
@@ -412,5 +434,55 @@ pub async fn reauthenticate(
     security_event(app, tx.conn(), &a.id, "reauth", ctx, None).await?;
     tx.commit().await?;
     limits::clear(app, &key).await?;
+    Ok(())
+}
+
+/// During a two-step log-in, text a code to the verified phone (an extra way to pass the
+/// second step, beside the authenticator app and the backup codes).
+pub async fn send_login_sms(app: &App, challenge: &str) -> Result<()> {
+    let invalid =
+        || AppError::unauthorized("invalid_challenge", "this log-in has expired; start again");
+    let now = app.now_ms();
+    let mut tx = app.db.begin().await?;
+    let ch = factors::challenge_by_hash(tx.conn(), &crypto::hash_token(challenge.trim()))
+        .await?
+        .filter(|ch| ch.used_at.is_none() && ch.expires_at > now)
+        .ok_or_else(invalid)?;
+    let a = guichet_store::accounts::by_id(tx.conn(), &ch.account_id)
+        .await?
+        .ok_or_else(invalid)?;
+    let (Some(phone), Some(_)) = (a.phone.clone(), a.phone_verified_at) else {
+        return Err(AppError::bad_request(
+            "no_verified_phone",
+            "this account has no verified mobile phone",
+        ));
+    };
+    if action_tokens::count_since(tx.conn(), &a.id, SMS_PURPOSE, now - 3_600_000).await?
+        >= crate::security::SENDS_PER_HOUR
+    {
+        return Err(AppError::too_many("too_many_requests", 3600));
+    }
+    action_tokens::void_unused(tx.conn(), &a.id, SMS_PURPOSE, now).await?;
+    let code = crypto::numeric_code(6);
+    action_tokens::insert(
+        tx.conn(),
+        &action_tokens::ActionTokenRow {
+            id: ids::new_id(now),
+            account_id: a.id.clone(),
+            purpose: SMS_PURPOSE.into(),
+            token_hash: crypto::hash_code(&a.id, &code),
+            payload: None,
+            attempts: 0,
+            created_at: now,
+            expires_at: now + crate::security::PHONE_CODE_TTL_MS,
+            used_at: None,
+        },
+    )
+    .await?;
+    let body =
+        crate::sms::verification_text(accounts::language_of(&a), &app.config.provider_name, &code);
+    crate::sms::enqueue(app, tx.conn(), Some(&a.id), &phone, &body).await?;
+    tx.commit().await?;
+    app.outbox_signal.notify_waiters();
     Ok(())
 }

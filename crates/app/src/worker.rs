@@ -10,7 +10,7 @@ use tokio::sync::watch;
 /// Run until `shutdown` turns true. Each pass finishes the mail it is sending before stopping.
 pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
     let mailer = match app.config.smtp_url.as_deref() {
-        Some(url) => match MailSender::new(url, &app.config.mail_from) {
+        Some(url) => match MailSender::for_config(url, &app.config) {
             Ok(m) => Some(m),
             Err(e) => {
                 tracing::error!(error = %e, "mail sender disabled");

@@ -65,6 +65,11 @@ async fn shutdown_signal() {
 async fn build_app(c: &Config, public_url: String) -> Result<App> {
     let db = open_db(c).await?;
     let app = App::new(db, Clock::system(c.sandbox), c.app_config(public_url));
+    // A broken SMTP URL, sender address or DKIM key is a start-up error, not silent mail loss.
+    if let Some(url) = app.config.smtp_url.as_deref() {
+        guichet_app::mail::sender::MailSender::for_config(url, &app.config)
+            .map_err(|e| anyhow::anyhow!("mail configuration: {e}"))?;
+    }
     guichet_app::operators::load_clock(&app)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -73,7 +73,24 @@ async fn json_method_not_allowed(req: Request, next: Next) -> Response {
     resp
 }
 
+/// HSTS when the public URL is HTTPS (the panel is then always served over TLS).
+async fn hsts(
+    axum::extract::State(on): axum::extract::State<bool>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut resp = next.run(req).await;
+    if on {
+        resp.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    resp
+}
+
 pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
+    let tls = state.app.config.secure_cookies();
     let trace = TraceLayer::new_for_http().make_span_with(|req: &Request| {
         let id = req
             .extensions()
@@ -112,6 +129,7 @@ pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
         .layer(middleware::from_fn(record_metrics))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(headers)
+        .layer(middleware::from_fn_with_state(tls, hsts))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             ServiceBuilder::new()

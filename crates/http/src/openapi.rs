@@ -35,7 +35,7 @@ impl Modify for Security {
     info(title = "Guichet API", description = "Customer accounts, billing and service lifecycle for hosting providers. Errors are JSON `{\"code\", \"message\"}` with a 4xx status."),
     paths(
         ops::healthz, ops::readyz, ops::metrics, ops::openapi,
-        auth::signup, auth::login, auth::login_second_factor, auth::logout, auth::verify_email, auth::resend_verification,
+        auth::signup, auth::login, auth::login_second_factor, auth::login_sms, auth::logout, auth::verify_email, auth::resend_verification,
         auth::password_reset, auth::password_reset_confirm,
         me::get_me, me::patch_me, me::change_password, me::change_email,
         me::set_backup_email, me::remove_backup_email, me::set_phone, me::remove_phone, me::verify_phone,

@@ -1,6 +1,7 @@
 //! Service e-mails: what each mail says (in French and English), how it is written to the
 //! outbox in the caller's transaction, and how the sender job delivers it over SMTP.
 
+pub mod dkim;
 mod layout;
 pub mod outbox;
 pub mod sender;

@@ -1,7 +1,10 @@
 //! The mail sender job: delivers due outbox rows over SMTP, with a lease per mail so that two
 //! nodes never send the same one, retries with exponential backoff on temporary failures, and
-//! a final `failed` status (with its reason) on permanent ones or after three days.
+//! a final `failed` status (with its reason) on permanent ones or after three days. When DKIM
+//! is configured, every message is signed just before it is sent.
 
+use super::dkim::{DkimError, DkimSigner};
+use crate::config::{AppConfig, DkimSettings};
 use crate::{App, Result};
 use guichet_store::emails::{self, EmailRow};
 use lettre::message::{Mailbox, MultiPart};
@@ -15,6 +18,7 @@ const GIVE_UP_AFTER_MS: i64 = 3 * 86_400_000;
 pub struct MailSender {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    dkim: Option<DkimSigner>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +27,8 @@ pub enum SenderError {
     Url(String),
     #[error("invalid sender address {0:?}: {1}")]
     From(String, String),
+    #[error(transparent)]
+    Dkim(#[from] DkimError),
 }
 
 /// What became of one delivery attempt.
@@ -33,7 +39,27 @@ enum Outcome {
 }
 
 impl MailSender {
-    pub fn new(smtp_url: &str, from: &str) -> std::result::Result<Self, SenderError> {
+    /// The sender that `config` describes: its `mail_from`, and its DKIM key when set.
+    pub fn for_config(
+        smtp_url: &str,
+        config: &AppConfig,
+    ) -> std::result::Result<Self, SenderError> {
+        Self::new(
+            smtp_url,
+            &config.mail_from,
+            config.dkim.as_ref(),
+            &config.mail_domain(),
+        )
+    }
+
+    /// `dkim`: sign with this key, for `mail_domain` (the domain of `from`) unless the settings
+    /// name another domain. The key is read here, once; a bad one is an error.
+    pub fn new(
+        smtp_url: &str,
+        from: &str,
+        dkim: Option<&DkimSettings>,
+        mail_domain: &str,
+    ) -> std::result::Result<Self, SenderError> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
             .map_err(|e| SenderError::Url(e.to_string()))?
             .timeout(Some(Duration::from_secs(30)))
@@ -41,7 +67,22 @@ impl MailSender {
         let from = from
             .parse::<Mailbox>()
             .map_err(|e| SenderError::From(from.to_owned(), e.to_string()))?;
-        Ok(Self { transport, from })
+        let dkim = dkim
+            .map(|settings| DkimSigner::load(settings, mail_domain))
+            .transpose()?;
+        if let Some(signer) = &dkim {
+            tracing::info!(
+                algorithm = %signer.algorithm(),
+                selector = signer.selector(),
+                domain = signer.domain(),
+                "DKIM signing enabled"
+            );
+        }
+        Ok(Self {
+            transport,
+            from,
+            dkim,
+        })
     }
 
     fn build(&self, m: &EmailRow) -> std::result::Result<Message, String> {
@@ -65,10 +106,13 @@ impl MailSender {
     }
 
     async fn attempt(&self, m: &EmailRow) -> Outcome {
-        let msg = match self.build(m) {
+        let mut msg = match self.build(m) {
             Ok(msg) => msg,
             Err(e) => return Outcome::Permanent(e),
         };
+        if let Some(signer) = &self.dkim {
+            signer.sign(&mut msg);
+        }
         match self.transport.send(msg).await {
             Ok(_) => Outcome::Sent,
             Err(e) if e.is_permanent() => Outcome::Permanent(e.to_string()),

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 both_backends!(
     totp_login_backup_codes_and_reauth,
-    brute_force_limits_per_account_and_ip
+    brute_force_limits_per_account_and_ip,
+    sms_as_an_extra_second_factor,
 );
 
 /// The server's (sandbox) clock, in seconds.
@@ -366,4 +367,108 @@ async fn brute_force_limits_per_account_and_ip(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), 429);
     assert!(r.headers().get("retry-after").is_some());
+}
+
+/// The newest sandbox SMS to `phone` that differs from `not`, as its 6-digit code.
+async fn sms_code(s: &Server, op: &str, phone: &str, not: Option<&str>) -> String {
+    crate::harness::eventually(20, "a sandbox SMS", || async {
+        let (_, list) = s
+            .get(
+                &format!(
+                    "/api/v1/admin/sandbox/sms?phone={}",
+                    phone.replace('+', "%2B")
+                ),
+                Some(op),
+            )
+            .await;
+        let body = list.as_array()?.first()?["body"].as_str()?.to_owned();
+        let code: String = body
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)?
+            .to_owned();
+        (Some(code.as_str()) != not).then_some(code)
+    })
+    .await
+}
+
+async fn sms_as_an_extra_second_factor(b: Backend) {
+    let w = World::new(b).await;
+    let s = &w.server;
+    let op = s.operator_key();
+    let t = s.customer(&w.smtp, "sms@example.fr").await;
+    let (st, _) = s
+        .call(
+            "PUT",
+            "/api/v1/me/security/phone",
+            Some(&t),
+            Some(json!({"phone": "+33611223344"})),
+        )
+        .await;
+    assert_eq!(st, 202);
+    let first = sms_code(s, &op, "+33611223344", None).await;
+    let (st, _) = s
+        .post(
+            "/api/v1/me/security/phone/verify",
+            Some(&t),
+            json!({"code": first}),
+        )
+        .await;
+    assert_eq!(st, 204);
+    // Without an authenticator app there is no second step, and no SMS log-in.
+    let v = login_step1(s, "sms@example.fr", PASSWORD).await;
+    assert_eq!(v["status"], "ok");
+    let (_, e) = s
+        .post("/api/v1/me/security/totp", Some(&t), json!({}))
+        .await;
+    let secret = e["secret"].as_str().unwrap().to_owned();
+    let (st, _) = s
+        .post(
+            "/api/v1/me/security/totp/confirm",
+            Some(&t),
+            json!({"code": code(&secret, server_now(s, &op).await)}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let v = login_step1(s, "sms@example.fr", PASSWORD).await;
+    assert_eq!(v["status"], "mfa_required");
+    assert!(
+        v["methods"].as_array().unwrap().iter().any(|m| m == "sms"),
+        "{v}"
+    );
+    let (st, _) = s
+        .post(
+            "/api/v1/auth/login/sms",
+            None,
+            json!({"challenge": v["challenge"]}),
+        )
+        .await;
+    assert_eq!(st, 202);
+    let texted = sms_code(s, &op, "+33611223344", Some(&first)).await;
+    let (st, r) = s
+        .post(
+            "/api/v1/auth/login/second-factor",
+            None,
+            json!({"challenge": v["challenge"], "code": texted}),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["status"], "ok");
+    // The texted code works once.
+    let v2 = login_step1(s, "sms@example.fr", PASSWORD).await;
+    let (st, _) = s
+        .post(
+            "/api/v1/auth/login/second-factor",
+            None,
+            json!({"challenge": v2["challenge"], "code": texted}),
+        )
+        .await;
+    assert_eq!(st, 401);
+    let (st, e) = s
+        .post(
+            "/api/v1/auth/login/sms",
+            None,
+            json!({"challenge": "gcm_forged"}),
+        )
+        .await;
+    assert_eq!((st, e["code"].as_str()), (401, Some("invalid_challenge")));
 }

@@ -19,6 +19,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/signup", post(signup))
         .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/login/sms", post(login_sms))
         .route(
             "/api/v1/auth/login/second-factor",
             post(login_second_factor),
@@ -247,4 +248,21 @@ pub async fn password_reset_confirm(
 ) -> ApiResult<StatusCode> {
     security::confirm_password_reset(&s.app, &r.token, &r.password, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChallengeRequest {
+    pub challenge: String,
+}
+
+/// During a two-step log-in, text a code to the verified phone (when `sms` is among the
+/// challenge's methods); then send it to `/api/v1/auth/login/second-factor`.
+#[utoipa::path(post, path = "/api/v1/auth/login/sms", tag = "auth", request_body = ChallengeRequest,
+    responses((status = 202, body = Accepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn login_sms(
+    State(s): State<AppState>,
+    Json(r): Json<ChallengeRequest>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    guichet_app::factors::send_login_sms(&s.app, &r.challenge).await?;
+    Ok(accepted())
 }
