@@ -148,6 +148,7 @@ pub async fn login(app: &App, email: &str, password: &str, ctx: &RequestCtx) -> 
             "confirm your e-mail address first: follow the link in the mail we sent",
         ));
     }
+    crate::recovery::apply_if_due(app, &a, ctx).await?;
     if crate::factors::second_factor_on(app, &a.id).await? {
         return crate::factors::open_challenge(app, &a.id).await;
     }

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod mail;
 pub mod mailbox;
 pub mod operators;
+pub mod recovery;
 pub mod security;
 pub mod sms;
 pub mod worker;

@@ -187,3 +187,76 @@ pub async fn consume_challenge(c: &mut AnyConnection, id: &str, now: i64) -> Res
             .await?;
     Ok(r.rows_affected() == 1)
 }
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RecoveryRow {
+    pub id: String,
+    pub account_id: String,
+    /// `scheduled`, `cancelled` or `applied`.
+    pub state: String,
+    pub cancel_token_hash: String,
+    pub created_at: i64,
+    pub effective_at: i64,
+    pub decided_at: Option<i64>,
+}
+
+pub async fn insert_recovery(c: &mut AnyConnection, r: &RecoveryRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO factor_recoveries (id, account_id, state, cancel_token_hash, created_at, effective_at, decided_at) \
+         VALUES ($1, $2, 'scheduled', $3, $4, $5, NULL)",
+    )
+    .bind(&r.id)
+    .bind(&r.account_id)
+    .bind(&r.cancel_token_hash)
+    .bind(r.created_at)
+    .bind(r.effective_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// The scheduled recovery of an account, if any.
+pub async fn scheduled_recovery(
+    c: &mut AnyConnection,
+    account_id: &str,
+) -> Result<Option<RecoveryRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, account_id, state, cancel_token_hash, created_at, effective_at, decided_at \
+         FROM factor_recoveries WHERE account_id = $1 AND state = 'scheduled' ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(account_id)
+    .fetch_optional(c)
+    .await?)
+}
+
+pub async fn recovery_by_cancel_hash(
+    c: &mut AnyConnection,
+    hash: &str,
+) -> Result<Option<RecoveryRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, account_id, state, cancel_token_hash, created_at, effective_at, decided_at \
+         FROM factor_recoveries WHERE cancel_token_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(c)
+    .await?)
+}
+
+/// Move a scheduled recovery to `state` (`cancelled` or `applied`); true for the one caller
+/// that did it.
+pub async fn decide_recovery(
+    c: &mut AnyConnection,
+    id: &str,
+    state: &str,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE factor_recoveries SET state = $2, decided_at = $3 WHERE id = $1 AND state = 'scheduled'",
+    )
+    .bind(id)
+    .bind(state)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -48,6 +48,15 @@ pub enum MailKind {
     SecurityChange {
         change: String,
     },
+    /// Sent to the backup address: prove it to recover a lost second factor.
+    FactorRecoveryVerify {
+        link: String,
+    },
+    /// Sent to both addresses: the second factor will be removed at `effective_at`.
+    FactorRecoveryScheduled {
+        effective_at: String,
+        cancel_link: String,
+    },
 }
 
 impl MailKind {
@@ -64,6 +73,8 @@ impl MailKind {
             MailKind::BackupEmailVerify { .. } => "backup_email_verify",
             MailKind::NewLogin { .. } => "new_login",
             MailKind::SecurityChange { .. } => "security_change",
+            MailKind::FactorRecoveryVerify { .. } => "factor_recovery_verify",
+            MailKind::FactorRecoveryScheduled { .. } => "factor_recovery_scheduled",
         }
     }
 
@@ -319,6 +330,63 @@ impl MailKind {
                     )
                 }
             }
+            MailKind::FactorRecoveryVerify { link } => {
+                if fr {
+                    (
+                        "Récupération de votre double authentification".to_owned(),
+                        vec![
+                            "Vous avez indiqué avoir perdu l'accès à votre application \
+                              d'authentification. Confirmez la demande avec le lien ci-dessous \
+                              et le code reçu par SMS. Le lien est valable 30 minutes."
+                                .to_owned(),
+                        ],
+                        Some(("Confirmer la demande".to_owned(), link.clone())),
+                        vec![not_you],
+                    )
+                } else {
+                    (
+                        "Recovering your two-factor authentication".to_owned(),
+                        vec![
+                            "You said you lost access to your authenticator app. Confirm the \
+                              request with the link below and the code texted to your phone. \
+                              The link is valid for 30 minutes."
+                                .to_owned(),
+                        ],
+                        Some(("Confirm the request".to_owned(), link.clone())),
+                        vec![not_you],
+                    )
+                }
+            }
+            MailKind::FactorRecoveryScheduled {
+                effective_at,
+                cancel_link,
+            } => {
+                if fr {
+                    (
+                        "Votre double authentification sera retirée".to_owned(),
+                        vec![format!(
+                            "Une récupération de la double authentification de votre compte a \
+                             été confirmée. Sauf annulation, elle sera retirée le {effective_at} \
+                             (UTC) ; vous pourrez alors vous connecter avec votre seul mot de \
+                             passe et en configurer une nouvelle."
+                        )],
+                        Some(("Ce n'est pas moi : annuler".to_owned(), cancel_link.clone())),
+                        vec![],
+                    )
+                } else {
+                    (
+                        "Your two-factor authentication will be removed".to_owned(),
+                        vec![format!(
+                            "A recovery of your account's two-factor authentication was \
+                             confirmed. Unless cancelled, it will be removed at {effective_at} \
+                             (UTC); you will then sign in with your password alone and can set \
+                             up a new factor."
+                        )],
+                        Some(("This was not me: cancel".to_owned(), cancel_link.clone())),
+                        vec![],
+                    )
+                }
+            }
             MailKind::SecurityChange { change } => {
                 let what = match (change.as_str(), fr) {
                     ("totp_enabled", true) => {
@@ -345,6 +413,18 @@ impl MailKind {
                     ("backup_email_changed", false) => "the backup e-mail address was changed",
                     ("api_token_created", true) => "un jeton d'API personnel a été créé",
                     ("api_token_created", false) => "a personal API token was created",
+                    ("factor_recovery_cancelled", true) => {
+                        "la récupération de la double authentification a été annulée"
+                    }
+                    ("factor_recovery_cancelled", false) => {
+                        "the recovery of two-factor authentication was cancelled"
+                    }
+                    ("factor_recovery_applied", true) => {
+                        "la double authentification a été retirée à l'issue de la procédure de récupération"
+                    }
+                    ("factor_recovery_applied", false) => {
+                        "two-factor authentication was removed at the end of the recovery procedure"
+                    }
                     (_, true) => "un réglage de sécurité a été modifié",
                     (_, false) => "a security setting was changed",
                 };

@@ -9,6 +9,7 @@ both_backends!(
     totp_login_backup_codes_and_reauth,
     brute_force_limits_per_account_and_ip,
     sms_as_an_extra_second_factor,
+    lost_second_factor_recovery,
 );
 
 /// The server's (sandbox) clock, in seconds.
@@ -471,4 +472,212 @@ async fn sms_as_an_extra_second_factor(b: Backend) {
         )
         .await;
     assert_eq!((st, e["code"].as_str()), (401, Some("invalid_challenge")));
+}
+
+async fn lost_second_factor_recovery(b: Backend) {
+    let w = World::new(b).await;
+    let s = &w.server;
+    let op = s.operator_key();
+    let email = "lost@example.fr";
+    let t = s.customer(&w.smtp, email).await;
+    // Not possible without a verified backup address and phone.
+    let (_, e) = s
+        .post("/api/v1/me/security/totp", Some(&t), json!({}))
+        .await;
+    let secret = e["secret"].as_str().unwrap().to_owned();
+    let (st, _) = s
+        .post(
+            "/api/v1/me/security/totp/confirm",
+            Some(&t),
+            json!({"code": code(&secret, server_now(s, &op).await)}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, e) = s
+        .post(
+            "/api/v1/auth/factor-recovery",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (st, e["code"].as_str()),
+        (409, Some("recovery_unavailable"))
+    );
+    s.call(
+        "PUT",
+        "/api/v1/me/security/backup-email",
+        Some(&t),
+        Some(json!({"email": "lost.backup@example.org"})),
+    )
+    .await;
+    let tok = w
+        .smtp
+        .wait_for_token("lost.backup@example.org", "/verify-email?token=")
+        .await;
+    s.post("/api/v1/auth/verify-email", None, json!({"token": tok}))
+        .await;
+    s.call(
+        "PUT",
+        "/api/v1/me/security/phone",
+        Some(&t),
+        Some(json!({"phone": "+33699887766"})),
+    )
+    .await;
+    let c = sms_code(s, &op, "+33699887766", None).await;
+    let (st, _) = s
+        .post(
+            "/api/v1/me/security/phone/verify",
+            Some(&t),
+            json!({"code": c}),
+        )
+        .await;
+    assert_eq!(st, 204);
+
+    // Wrong password: nothing is sent.
+    let (st, _) = s
+        .post(
+            "/api/v1/auth/factor-recovery",
+            None,
+            json!({"email": email, "password": "not the password"}),
+        )
+        .await;
+    assert_eq!(st, 401);
+    // Request, then confirm with the mailed link and the texted code.
+    let (st, _) = s
+        .post(
+            "/api/v1/auth/factor-recovery",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(st, 202);
+    let link = w
+        .smtp
+        .wait_for_token("lost.backup@example.org", "/factor-recovery?token=")
+        .await;
+    let texted = sms_code(s, &op, "+33699887766", Some(&c)).await;
+    let wrong = if texted == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let (st, e) = s
+        .post(
+            "/api/v1/auth/factor-recovery/confirm",
+            None,
+            json!({"token": link, "code": wrong}),
+        )
+        .await;
+    assert_eq!((st, e["code"].as_str()), (400, Some("invalid_code")));
+    let (st, v) = s
+        .post(
+            "/api/v1/auth/factor-recovery/confirm",
+            None,
+            json!({"token": link, "code": texted}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(v["effective_at"].is_string());
+    // Both addresses are told, with a cancel link.
+    let cancel = w
+        .smtp
+        .wait_for_token(email, "/factor-recovery/cancel?token=")
+        .await;
+    w.smtp
+        .wait_for_token("lost.backup@example.org", "/factor-recovery/cancel?token=")
+        .await;
+
+    // Before 72 hours, the second factor still holds.
+    s.post(
+        "/api/v1/admin/clock",
+        Some(&op),
+        json!({"advance_seconds": 71 * 3600}),
+    )
+    .await;
+    assert_eq!(
+        login_step1(s, email, PASSWORD).await["status"],
+        "mfa_required"
+    );
+    // The owner cancels: even after the delay, the factor stays.
+    let (st, _) = s
+        .post(
+            "/api/v1/auth/factor-recovery/cancel",
+            None,
+            json!({"token": cancel}),
+        )
+        .await;
+    assert_eq!(st, 204);
+    let (st, _) = s
+        .post(
+            "/api/v1/auth/factor-recovery/cancel",
+            None,
+            json!({"token": cancel}),
+        )
+        .await;
+    assert_eq!(st, 400);
+    s.post(
+        "/api/v1/admin/clock",
+        Some(&op),
+        json!({"advance_seconds": 2 * 3600}),
+    )
+    .await;
+    assert_eq!(
+        login_step1(s, email, PASSWORD).await["status"],
+        "mfa_required"
+    );
+
+    // A new recovery, left to run: after 72 hours the password alone signs in.
+    s.post(
+        "/api/v1/auth/factor-recovery",
+        None,
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await;
+    let link2 = crate::harness::eventually(20, "a second recovery link", || async {
+        let mails = w.smtp.to("lost.backup@example.org");
+        mails
+            .iter()
+            .rev()
+            .find_map(|m| crate::harness::smtp::token_after(&m.text(), "/factor-recovery?token="))
+            .filter(|t| *t != link)
+    })
+    .await;
+    let texted2 = sms_code(s, &op, "+33699887766", Some(&texted)).await;
+    let (st, _) = s
+        .post(
+            "/api/v1/auth/factor-recovery/confirm",
+            None,
+            json!({"token": link2, "code": texted2}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    s.post(
+        "/api/v1/admin/clock",
+        Some(&op),
+        json!({"advance_seconds": 72 * 3600 + 60}),
+    )
+    .await;
+    let v = login_step1(s, email, PASSWORD).await;
+    assert_eq!(v["status"], "ok", "{v}");
+    let t2 = v["token"].as_str().unwrap();
+    let (_, status) = s.get("/api/v1/me/security", Some(t2)).await;
+    assert_eq!(status["totp_enabled"], false);
+    let (_, events) = s
+        .get("/api/v1/me/security/events?limit=200", Some(t2))
+        .await;
+    let ev: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "factor_recovery_requested",
+        "factor_recovery_scheduled",
+        "factor_recovery_cancelled",
+        "factor_recovery_applied",
+    ] {
+        assert!(ev.contains(&k), "{k} missing from {ev:?}");
+    }
 }

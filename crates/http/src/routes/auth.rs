@@ -20,6 +20,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/signup", post(signup))
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/login/sms", post(login_sms))
+        .route("/api/v1/auth/factor-recovery", post(factor_recovery))
+        .route(
+            "/api/v1/auth/factor-recovery/confirm",
+            post(factor_recovery_confirm),
+        )
+        .route(
+            "/api/v1/auth/factor-recovery/cancel",
+            post(factor_recovery_cancel),
+        )
         .route(
             "/api/v1/auth/login/second-factor",
             post(login_second_factor),
@@ -265,4 +274,52 @@ pub async fn login_sms(
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     guichet_app::factors::send_login_sms(&s.app, &r.challenge).await?;
     Ok(accepted())
+}
+
+/// Lost the second factor: prove the password; a link goes to the verified backup e-mail and
+/// a code to the verified phone.
+#[utoipa::path(post, path = "/api/v1/auth/factor-recovery", tag = "auth", request_body = LoginRequest,
+    responses((status = 202, body = Accepted), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "recovery_unavailable"),
+              (status = 429, body = ErrorBody)))]
+pub async fn factor_recovery(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(r): Json<LoginRequest>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    guichet_app::recovery::request(&s.app, &r.email, &r.password, &ctx).await?;
+    Ok(accepted())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RecoveryConfirmRequest {
+    /// The `token` of the link mailed to the backup address.
+    pub token: String,
+    /// The code texted to the phone.
+    pub code: String,
+}
+
+/// Confirm the recovery: the second factor is removed 72 hours later unless cancelled; both
+/// addresses are told, with a link that cancels it.
+#[utoipa::path(post, path = "/api/v1/auth/factor-recovery/confirm", tag = "auth", request_body = RecoveryConfirmRequest,
+    responses((status = 200, body = guichet_app::recovery::RecoveryScheduled), (status = 400, body = ErrorBody)))]
+pub async fn factor_recovery_confirm(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(r): Json<RecoveryConfirmRequest>,
+) -> ApiResult<Json<guichet_app::recovery::RecoveryScheduled>> {
+    Ok(Json(
+        guichet_app::recovery::confirm(&s.app, &r.token, &r.code, &ctx).await?,
+    ))
+}
+
+/// Cancel a pending recovery with the link of its notice.
+#[utoipa::path(post, path = "/api/v1/auth/factor-recovery/cancel", tag = "auth", request_body = TokenRequest,
+    responses((status = 204), (status = 400, body = ErrorBody)))]
+pub async fn factor_recovery_cancel(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Json(r): Json<TokenRequest>,
+) -> ApiResult<StatusCode> {
+    guichet_app::recovery::cancel_by_token(&s.app, &r.token, &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

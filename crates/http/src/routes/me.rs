@@ -45,6 +45,10 @@ pub fn routes() -> Router<AppState> {
             post(regenerate_backup_codes),
         )
         .route("/api/v1/me/reauth", post(reauth))
+        .route(
+            "/api/v1/me/security/factor-recovery",
+            delete(cancel_factor_recovery),
+        )
         .route("/api/v1/me/sessions", get(list_sessions))
         .route(
             "/api/v1/me/sessions/revoke-others",
@@ -481,5 +485,17 @@ pub async fn reauth(
     Json(r): Json<ReauthRequest>,
 ) -> ApiResult<StatusCode> {
     factors::reauthenticate(&s.app, &p, &r.password, r.code.as_deref(), &ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Cancel a pending recovery of the second factor from a session.
+#[utoipa::path(delete, path = "/api/v1/me/security/factor-recovery", tag = "security", security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn cancel_factor_recovery(
+    State(s): State<AppState>,
+    Ctx(ctx): Ctx,
+    Auth(p): Auth,
+) -> ApiResult<StatusCode> {
+    guichet_app::recovery::cancel_own(&s.app, &p, &ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }
