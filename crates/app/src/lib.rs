@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod crypto;

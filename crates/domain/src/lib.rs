@@ -4,11 +4,13 @@
 //! application layers turn those values into rows, mails and jobs.
 
 pub mod account;
+pub mod catalog;
 pub mod country;
 pub mod email;
 pub mod language;
 pub mod money;
 pub mod password;
+pub mod period;
 pub mod phone;
 pub mod validation;
 
@@ -20,5 +22,6 @@ pub use email::EmailAddress;
 pub use language::Language;
 pub use money::{Currency, Money};
 pub use password::{Password, PasswordError};
+pub use period::BillingPeriod;
 pub use phone::PhoneNumber;
 pub use validation::{FieldError, Fields};

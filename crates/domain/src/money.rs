@@ -19,6 +19,18 @@ pub enum Currency {
     Jpy,
 }
 
+impl PartialOrd for Currency {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Currency {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.code().cmp(other.code())
+    }
+}
+
 impl Currency {
     pub const ALL: [Currency; 10] = [
         Currency::Eur,

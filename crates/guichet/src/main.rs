@@ -45,11 +45,23 @@ enum Command {
         #[command(subcommand)]
         command: OperatorCommand,
     },
+    /// The catalog of products and plans.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Import products and plans from a TOML file: validated whole first (errors name the
+    /// line and field, nothing is written), then applied in one transaction. Idempotent.
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -110,6 +122,39 @@ fn main() -> Result<()> {
                 println!("{key}");
                 eprintln!("Operator key for {name} ({role}). It is shown this once: keep it in a secret store.");
                 Ok(())
+            }
+            Command::Catalog { command: CatalogCommand::Import { file } } => {
+                let c = Config::load(cli.config.as_deref())?;
+                let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                let db = serve::open_db(&c).await?;
+                let clock = guichet_app::Clock::system(false);
+                let bar = indicatif::ProgressBar::new(0);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} products")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                let r = guichet_app::catalog::import(&db, clock.now_ms(), "cli", &text, |done, total| {
+                    if total >= 50 {
+                        bar.set_length(total as u64);
+                        bar.set_position(done as u64);
+                    }
+                })
+                .await;
+                bar.finish_and_clear();
+                db.close().await;
+                match r {
+                    Ok(s) => {
+                        println!("imported {} products, {} plans ({} changed)", s.products, s.plans, s.changed);
+                        Ok(())
+                    }
+                    Err(guichet_app::catalog::ImportOutcome::Invalid(errors)) => {
+                        for e in &errors {
+                            eprintln!("{}: {e}", file.display());
+                        }
+                        anyhow::bail!("{} problem(s) in {}; nothing was imported", errors.len(), file.display())
+                    }
+                    Err(guichet_app::catalog::ImportOutcome::Failed(e)) => anyhow::bail!("import failed, nothing was imported: {e}"),
+                }
             }
             Command::Bench { command } => bench::run(command).await,
         }

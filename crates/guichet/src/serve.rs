@@ -94,6 +94,18 @@ pub async fn serve(c: Config, demo: bool, with_worker: bool) -> Result<()> {
         let created = guichet_app::demo::seed(&app)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let demo_catalog = guichet_app::catalog::DEMO_CATALOG;
+        match guichet_app::catalog::import(&app.db, app.now_ms(), "demo", demo_catalog, |_, _| {})
+            .await
+        {
+            Ok(_) => {}
+            Err(guichet_app::catalog::ImportOutcome::Invalid(e)) => {
+                anyhow::bail!("demo catalog: {e:?}")
+            }
+            Err(guichet_app::catalog::ImportOutcome::Failed(e)) => {
+                anyhow::bail!("demo catalog: {e}")
+            }
+        }
         eprintln!(
             "Demo {}: log in at {public_url} as {} with password {} (sandbox mode: nothing is charged, SMS codes go to the log).",
             if created { "ready" } else { "already seeded" },

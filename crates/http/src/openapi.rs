@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the wire types.
 
-use crate::routes::{admin, auth, me, ops};
+use crate::routes::{admin, auth, catalog, me, ops};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -43,6 +43,7 @@ impl Modify for Security {
         me::list_tokens, me::create_token, me::revoke_token,
         me::list_emails, me::get_email, me::verify_mail,
         me::security_status, me::enrol_totp, me::confirm_totp, me::disable_totp, me::regenerate_backup_codes, me::reauth, me::cancel_factor_recovery,
+        catalog::public_catalog, catalog::admin_catalog, catalog::put_product, catalog::delete_product, catalog::put_plan, catalog::delete_plan,
         admin::audit, admin::get_clock, admin::move_clock, admin::sandbox_sms,
     ),
     modifiers(&Security),
@@ -53,6 +54,7 @@ impl Modify for Security {
         (name = "security", description = "Contact points, sessions, security events"),
         (name = "tokens", description = "Personal API tokens"),
         (name = "emails", description = "Service e-mails"),
+        (name = "catalog", description = "Products and plans for sale"),
         (name = "admin", description = "Operators"),
     )
 )]

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod action_tokens;
+pub mod catalog;
 mod db;
 pub mod emails;
 mod error;

@@ -5,6 +5,7 @@
 mod harness;
 
 mod accounts;
+mod catalog;
 mod contact_points;
 mod isolation;
 mod mail_delivery;

@@ -2,6 +2,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod auth;
+pub(crate) mod catalog;
 pub(crate) mod me;
 pub(crate) mod ops;
 
@@ -14,4 +15,5 @@ pub fn routes() -> Router<AppState> {
         .merge(auth::routes())
         .merge(me::routes())
         .merge(admin::routes())
+        .merge(catalog::routes())
 }

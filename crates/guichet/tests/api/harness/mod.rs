@@ -191,6 +191,16 @@ impl Server {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// Run `guichet <args>` and return its whole output, success or not.
+    pub fn cli_output(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_guichet"))
+            .args(args)
+            .env_remove("GUICHET_SMTP_URL")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .expect("run guichet")
+    }
+
     pub fn operator_key(&self) -> String {
         self.cli(&[
             "operator",
