@@ -241,7 +241,7 @@ fn email_taken() -> AppError {
 }
 
 /// Send the verification mail again (same answer whatever the address).
-pub async fn resend_verification(app: &App, email: &str) -> Result<()> {
+pub async fn resend_verification(app: &App, email: &str, ctx: &RequestCtx) -> Result<()> {
     let Ok(email) = guichet_domain::EmailAddress::parse(email) else {
         return Err(AppError::field(
             "email",
@@ -249,6 +249,18 @@ pub async fn resend_verification(app: &App, email: &str) -> Result<()> {
             "this is not a valid e-mail address",
         ));
     };
+    crate::limits::count_request(app, "resend", ctx.ip.as_deref()).await?;
+    // Same answer, in content and time, for known and unknown addresses: work after answering.
+    let app = app.clone();
+    tokio::spawn(async move {
+        if let Err(e) = send_verification_again(&app, &email).await {
+            tracing::warn!(error = %e, "verification resend failed");
+        }
+    });
+    Ok(())
+}
+
+async fn send_verification_again(app: &App, email: &guichet_domain::EmailAddress) -> Result<()> {
     let mut tx = app.db.begin().await?;
     let Some(a) = accounts::by_email(tx.conn(), email.as_str()).await? else {
         return Ok(());

@@ -96,24 +96,30 @@ impl LoginView {
     }
 }
 
-/// Check the password and open a session. Unknown address and wrong password answer alike,
-/// after the same argon2 work.
-pub async fn login(app: &App, email: &str, password: &str, ctx: &RequestCtx) -> Result<LoginView> {
+/// Check an e-mail address and password under the log-in limits (per account and address,
+/// per account, per address). Unknown address and wrong password answer alike, after the same
+/// argon2 work. Used by log-in and by the recovery of a lost second factor.
+pub async fn check_credentials(
+    app: &App,
+    email: &str,
+    password: &str,
+    ctx: &RequestCtx,
+) -> Result<AccountRow> {
     let invalid =
         || AppError::unauthorized("invalid_credentials", "wrong e-mail address or password");
     let email = guichet_domain::EmailAddress::parse(email).map(|e| e.as_str().to_owned());
     let ip = ctx.ip.clone().unwrap_or_else(|| "-".into());
     let who = email.clone().unwrap_or_else(|_| "-".into());
-    let keys = [
+    let (acct_ip, acct, by_ip) = (
         format!("login:acct_ip:{who}:{ip}"),
         format!("login:acct:{who}"),
         format!("login:ip:{ip}"),
-    ];
-    crate::limits::check(app, &keys).await?;
+    );
+    crate::limits::check(app, std::slice::from_ref(&by_ip)).await?;
+    crate::limits::attempt(app, &acct_ip, &crate::limits::LOGIN_ACCOUNT_IP).await?;
+    crate::limits::attempt(app, &acct, &crate::limits::LOGIN_ACCOUNT).await?;
     let fail = || async {
-        crate::limits::fail(app, &keys[0], &crate::limits::LOGIN_ACCOUNT_IP).await?;
-        crate::limits::fail(app, &keys[1], &crate::limits::LOGIN_ACCOUNT).await?;
-        crate::limits::fail(app, &keys[2], &crate::limits::LOGIN_IP).await?;
+        crate::limits::fail(app, &by_ip, &crate::limits::LOGIN_IP).await?;
         Ok::<_, AppError>(invalid())
     };
     if password.is_empty() || password.chars().count() > guichet_domain::password::MAX_CHARS {
@@ -136,12 +142,20 @@ pub async fn login(app: &App, email: &str, password: &str, ctx: &RequestCtx) -> 
         return Err(fail().await?);
     };
     if !ok {
-        let mut c = app.db.conn().await?;
-        security_event(app, &mut c, &a.id, "login_failed", ctx, None).await?;
+        {
+            let mut c = app.db.conn().await?;
+            security_event(app, &mut c, &a.id, "login_failed", ctx, None).await?;
+        }
         return Err(fail().await?);
     }
-    crate::limits::clear(app, &keys[0]).await?;
-    crate::limits::clear(app, &keys[1]).await?;
+    crate::limits::clear(app, &acct_ip).await?;
+    crate::limits::clear(app, &acct).await?;
+    Ok(a)
+}
+
+/// Check the password and open a session (or a second-factor challenge).
+pub async fn login(app: &App, email: &str, password: &str, ctx: &RequestCtx) -> Result<LoginView> {
+    let a = check_credentials(app, email, password, ctx).await?;
     if a.email_verified_at.is_none() {
         return Err(AppError::forbidden(
             "email_not_verified",
@@ -157,6 +171,21 @@ pub async fn login(app: &App, email: &str, password: &str, ctx: &RequestCtx) -> 
 
 /// Open a new session (a new id at every login).
 pub async fn open_session(app: &App, a: &AccountRow, ctx: &RequestCtx) -> Result<LoginView> {
+    let mut tx = app.db.begin().await?;
+    let view = open_session_in(app, &mut tx, a, ctx).await?;
+    tx.commit().await?;
+    app.outbox_signal.notify_waiters();
+    Ok(view)
+}
+
+/// Open a session inside the caller's transaction (a two-step log-in spends its challenge and
+/// opens the session in one transaction).
+pub async fn open_session_in(
+    app: &App,
+    tx: &mut guichet_store::Tx,
+    a: &AccountRow,
+    ctx: &RequestCtx,
+) -> Result<LoginView> {
     let now = app.now_ms();
     let (token, hash) = crypto::new_token(SESSION_PREFIX);
     let s = SessionRow {
@@ -175,7 +204,6 @@ pub async fn open_session(app: &App, a: &AccountRow, ctx: &RequestCtx) -> Result
         revoked_reason: None,
         reauth_at: Some(now),
     };
-    let mut tx = app.db.begin().await?;
     let known =
         sessions::seen_device(tx.conn(), &a.id, s.ip.as_deref(), s.user_agent.as_deref()).await?;
     let first = sessions::count_sessions_ever(tx.conn(), &a.id).await? == 0;
@@ -189,8 +217,6 @@ pub async fn open_session(app: &App, a: &AccountRow, ctx: &RequestCtx) -> Result
         };
         crate::mail::enqueue(app, tx.conn(), &crate::accounts::recipient(a), &kind).await?;
     }
-    tx.commit().await?;
-    app.outbox_signal.notify_waiters();
     Ok(LoginView {
         status: "ok".into(),
         token: Some(token),

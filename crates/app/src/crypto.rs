@@ -64,16 +64,18 @@ pub fn ct_eq(a: &str, b: &str) -> bool {
 
 const REF_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-/// A short mail reference, e.g. `GC-7KQ2-9XHD` (Crockford base32, 40 random bits).
+/// A short mail reference, e.g. `GC-7KQ2-9XHD-M3PA` (Crockford base32, 60 random bits: a
+/// collision stays out of reach for billions of mails).
 pub fn mail_reference() -> String {
     let r = random_u64();
-    let c: Vec<char> = (0..8)
+    let c: Vec<char> = (0..12)
         .map(|i| REF_ALPHABET[((r >> (i * 5)) & 31) as usize] as char)
         .collect();
     format!(
-        "GC-{}-{}",
+        "GC-{}-{}-{}",
         c[..4].iter().collect::<String>(),
-        c[4..].iter().collect::<String>()
+        c[4..8].iter().collect::<String>(),
+        c[8..].iter().collect::<String>()
     )
 }
 
@@ -140,7 +142,7 @@ mod tests {
         assert_eq!(c.len(), 6);
         assert!(c.chars().all(|c| c.is_ascii_digit()));
         let r = mail_reference();
-        assert_eq!(r.len(), 12);
+        assert_eq!(r.len(), 17);
         assert!(r.starts_with("GC-"));
     }
 

@@ -217,12 +217,11 @@ async fn spend_second_factor(
         let now = app.now_ms();
         if let Some(t) = action_tokens::latest_unused(c, account_id, SMS_PURPOSE).await?
             && t.expires_at > now
-            && t.attempts < crate::security::PHONE_CODE_MAX_ATTEMPTS
+            && action_tokens::claim_attempt(c, &t.id, crate::security::PHONE_CODE_MAX_ATTEMPTS)
+                .await?
+            && crypto::ct_eq(&crypto::hash_code(account_id, &digits), &t.token_hash)
         {
-            if crypto::ct_eq(&crypto::hash_code(account_id, &digits), &t.token_hash) {
-                return Ok(action_tokens::consume(c, &t.id, now).await?);
-            }
-            action_tokens::add_attempt(c, &t.id).await?;
+            return Ok(action_tokens::consume(c, &t.id, now).await?);
         }
     }
     let norm = normalise_backup_code(code);
@@ -372,14 +371,18 @@ pub async fn login_second_factor(
     })
     .ok_or_else(invalid)?;
     let key = format!("2fa:acct:{}", ch.account_id);
-    limits::check(app, std::slice::from_ref(&key)).await?;
+    limits::attempt(app, &key, &limits::SECOND_FACTOR).await?;
+    {
+        let mut c = app.db.conn().await?;
+        if !factors::claim_challenge_attempt(&mut c, &ch.id, now, CHALLENGE_MAX_ATTEMPTS).await? {
+            return Err(invalid());
+        }
+    }
     let a = accounts::load(app, &ch.account_id).await?;
     let mut tx = app.db.begin().await?;
     if !spend_second_factor(app, tx.conn(), &a.id, &a.email, code).await? {
-        factors::challenge_attempt(tx.conn(), &ch.id).await?;
         security_event(app, tx.conn(), &a.id, "second_factor_failed", ctx, None).await?;
         tx.commit().await?;
-        limits::fail(app, &key, &limits::SECOND_FACTOR).await?;
         return Err(AppError::unauthorized(
             "invalid_code",
             "this code is not right",
@@ -388,9 +391,11 @@ pub async fn login_second_factor(
     if !factors::consume_challenge(tx.conn(), &ch.id, now).await? {
         return Err(invalid());
     }
+    let view = auth::open_session_in(app, &mut tx, &a, ctx).await?;
     tx.commit().await?;
+    app.outbox_signal.notify_waiters();
     limits::clear(app, &key).await?;
-    auth::open_session(app, &a, ctx).await
+    Ok(view)
 }
 
 /// `POST /me/reauth`: prove the password (and the second factor when on) again.
@@ -403,7 +408,7 @@ pub async fn reauthenticate(
 ) -> Result<()> {
     let sid = p.require_session()?.to_owned();
     let key = format!("reauth:acct:{}", p.account_id);
-    limits::check(app, std::slice::from_ref(&key)).await?;
+    limits::attempt(app, &key, &limits::SECOND_FACTOR).await?;
     let a = accounts::load(app, &p.account_id).await?;
     let password_ok =
         crypto::verify_password_async(password.to_owned(), Some(a.password_hash.clone())).await;
@@ -422,7 +427,6 @@ pub async fn reauthenticate(
     if !(password_ok && factor_ok) {
         security_event(app, tx.conn(), &a.id, "reauth_failed", ctx, None).await?;
         tx.commit().await?;
-        limits::fail(app, &key, &limits::SECOND_FACTOR).await?;
         let code = if password_ok {
             "invalid_code"
         } else {

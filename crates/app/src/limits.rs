@@ -87,6 +87,27 @@ pub async fn fail(app: &App, key: &str, p: &Policy) -> Result<()> {
     Ok(())
 }
 
+/// Take an attempt *before* checking it (a code, a password): refused with 429 while the key
+/// is blocked; past the allowance each attempt blocks the next one for a doubling delay, in
+/// the same statement, so concurrent guesses cannot exceed the allowance. Clear the key on
+/// success.
+pub async fn attempt(app: &App, key: &str, p: &Policy) -> Result<()> {
+    let now = app.now_ms();
+    let mut c = app.db.conn().await?;
+    match rate_limits::claim(&mut c, key, now, p.window_ms, p.free, p.max_delay_ms).await? {
+        Some(_) => Ok(()),
+        None => {
+            let until = rate_limits::blocked_until(&mut c, key, now)
+                .await?
+                .unwrap_or(now + 1000);
+            Err(AppError::too_many(
+                "too_many_attempts",
+                ((until - now + 999) / 1000).max(1) as u64,
+            ))
+        }
+    }
+}
+
 pub async fn clear(app: &App, key: &str) -> Result<()> {
     let mut c = app.db.conn().await?;
     rate_limits::reset(&mut c, key).await?;

@@ -21,23 +21,7 @@ const SMS_PURPOSE: &str = "recovery_sms";
 /// to the backup address and text a code to the phone.
 pub async fn request(app: &App, email: &str, password: &str, ctx: &RequestCtx) -> Result<()> {
     limits::count_request(app, "recovery", ctx.ip.as_deref()).await?;
-    let invalid =
-        || AppError::unauthorized("invalid_credentials", "wrong e-mail address or password");
-    let email = guichet_domain::EmailAddress::parse(email).map_err(|_| invalid())?;
-    let a = {
-        let mut c = app.db.conn().await?;
-        guichet_store::accounts::by_email(&mut c, email.as_str()).await?
-    }
-    .filter(|a| a.state == "active");
-    let ok = crypto::verify_password_async(
-        password.to_owned(),
-        a.as_ref().map(|a| a.password_hash.clone()),
-    )
-    .await;
-    let a = match a {
-        Some(a) if ok => a,
-        _ => return Err(invalid()),
-    };
+    let a = crate::auth::check_credentials(app, email, password, ctx).await?;
     if !crate::factors::second_factor_on(app, &a.id).await? {
         return Err(AppError::bad_request(
             "no_second_factor",
@@ -156,11 +140,18 @@ pub async fn confirm(
         .await?
         .filter(|s| s.expires_at > now && s.attempts < crate::security::PHONE_CODE_MAX_ATTEMPTS)
         .ok_or_else(|| AppError::bad_request("code_expired", "ask for a new recovery"))?;
+    if !action_tokens::claim_attempt(tx.conn(), &sms.id, crate::security::PHONE_CODE_MAX_ATTEMPTS)
+        .await?
+    {
+        return Err(AppError::bad_request(
+            "code_expired",
+            "ask for a new recovery",
+        ));
+    }
     if !crypto::ct_eq(
         &crypto::hash_code(&t.account_id, code.trim()),
         &sms.token_hash,
     ) {
-        action_tokens::add_attempt(tx.conn(), &sms.id).await?;
         tx.commit().await?;
         return Err(AppError::bad_request(
             "invalid_code",

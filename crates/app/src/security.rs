@@ -35,6 +35,18 @@ pub async fn request_password_reset(app: &App, email: &str, ctx: &RequestCtx) ->
         ));
     };
     crate::limits::count_request(app, "reset", ctx.ip.as_deref()).await?;
+    // The answer must not depend on whether the address is known, in content or in time:
+    // the work is done after answering.
+    let (app, ctx) = (app.clone(), ctx.clone());
+    tokio::spawn(async move {
+        if let Err(e) = send_password_reset(&app, &email, &ctx).await {
+            tracing::warn!(error = %e, "password reset request failed");
+        }
+    });
+    Ok(())
+}
+
+async fn send_password_reset(app: &App, email: &EmailAddress, ctx: &RequestCtx) -> Result<()> {
     let mut tx = app.db.begin().await?;
     let (a, to_backup) = match guichet_store::accounts::by_email(tx.conn(), email.as_str()).await? {
         Some(a) => (a, false),
@@ -145,7 +157,19 @@ async fn set_password_and_end_sessions(
     let now = app.now_ms();
     guichet_store::accounts::set_password(tx.conn(), &a.id, hash, now).await?;
     sessions::revoke_all_sessions(tx.conn(), &a.id, keep_session, "password_changed", now).await?;
-    action_tokens::void_unused(tx.conn(), &a.id, "password_reset", now).await?;
+    // Pending links another party may hold (e-mail change, backup address, factor recovery)
+    // die with the old password; after a reset, so do the personal API tokens.
+    for purpose in [
+        "password_reset",
+        "email_change",
+        "backup_email",
+        "recovery_email",
+    ] {
+        action_tokens::void_unused(tx.conn(), &a.id, purpose, now).await?;
+    }
+    if keep_session.is_none() {
+        sessions::revoke_all_api_tokens(tx.conn(), &a.id, now).await?;
+    }
     mail::enqueue(app, tx.conn(), &recipient(a), &MailKind::PasswordChanged).await?;
     security_event(app, tx.conn(), &a.id, "password_changed", ctx, None).await?;
     Ok(())
@@ -160,8 +184,11 @@ pub async fn change_password(
     ctx: &RequestCtx,
 ) -> Result<()> {
     let session = p.require_session()?.to_owned();
+    let key = format!("reauth:acct:{}", p.account_id);
+    crate::limits::check(app, std::slice::from_ref(&key)).await?;
     let a = accounts::load(app, &p.account_id).await?;
     if !crypto::verify_password_async(current.to_owned(), Some(a.password_hash.clone())).await {
+        crate::limits::fail(app, &key, &crate::limits::SECOND_FACTOR).await?;
         return Err(AppError::forbidden(
             "invalid_password",
             "the current password is wrong",
@@ -342,7 +369,7 @@ pub async fn remove_backup_email(
     p: &crate::auth::Principal,
     ctx: &RequestCtx,
 ) -> Result<()> {
-    p.require_session()?;
+    crate::factors::require_recent_auth(app, p).await?;
     let now = app.now_ms();
     let mut tx = app.db.begin().await?;
     guichet_store::accounts::set_backup_email(tx.conn(), &p.account_id, None, now).await?;
@@ -356,7 +383,19 @@ pub async fn remove_backup_email(
         None,
     )
     .await?;
+    if let Some(a) = guichet_store::accounts::by_id(tx.conn(), &p.account_id).await? {
+        mail::enqueue(
+            app,
+            tx.conn(),
+            &recipient(&a),
+            &MailKind::SecurityChange {
+                change: "backup_email_changed".into(),
+            },
+        )
+        .await?;
+    }
     tx.commit().await?;
+    app.outbox_signal.notify_waiters();
     Ok(())
 }
 
@@ -441,8 +480,10 @@ pub async fn verify_phone(
         .filter(|t| t.expires_at > now && t.attempts < PHONE_CODE_MAX_ATTEMPTS)
         .ok_or_else(|| AppError::bad_request("code_expired", "ask for a new code"))?;
     let code = code.trim();
+    if !action_tokens::claim_attempt(tx.conn(), &t.id, PHONE_CODE_MAX_ATTEMPTS).await? {
+        return Err(AppError::bad_request("code_expired", "ask for a new code"));
+    }
     if code.len() != 6 || !crypto::ct_eq(&crypto::hash_code(&p.account_id, code), &t.token_hash) {
-        action_tokens::add_attempt(tx.conn(), &t.id).await?;
         tx.commit().await?;
         return Err(AppError::bad_request(
             "invalid_code",
@@ -467,13 +508,25 @@ pub async fn verify_phone(
 }
 
 pub async fn remove_phone(app: &App, p: &crate::auth::Principal, ctx: &RequestCtx) -> Result<()> {
-    p.require_session()?;
+    crate::factors::require_recent_auth(app, p).await?;
     let now = app.now_ms();
     let mut tx = app.db.begin().await?;
     guichet_store::accounts::set_phone(tx.conn(), &p.account_id, None, None, now).await?;
     action_tokens::void_unused(tx.conn(), &p.account_id, "phone_verify", now).await?;
     security_event(app, tx.conn(), &p.account_id, "phone_removed", ctx, None).await?;
+    if let Some(a) = guichet_store::accounts::by_id(tx.conn(), &p.account_id).await? {
+        mail::enqueue(
+            app,
+            tx.conn(),
+            &recipient(&a),
+            &MailKind::SecurityChange {
+                change: "phone_changed".into(),
+            },
+        )
+        .await?;
+    }
     tx.commit().await?;
+    app.outbox_signal.notify_waiters();
     Ok(())
 }
 

@@ -56,6 +56,7 @@ pub async fn deliver_due(app: &App) -> Result<usize> {
     let mut sent = 0;
     for m in due {
         let mut c = app.db.conn().await?;
+        let now = app.now_ms();
         if !sms::lease(&mut c, &m.id, now, now + 60_000).await? {
             continue;
         }

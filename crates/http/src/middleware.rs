@@ -53,24 +53,44 @@ async fn not_found() -> Response {
     json_error(StatusCode::NOT_FOUND, "not_found", "no such resource")
 }
 
-/// Turn axum's bare 405 into our JSON error body.
-async fn json_method_not_allowed(req: Request, next: Next) -> Response {
+/// Turn axum's own plain-text rejections (bad query string or path parameter, wrong method,
+/// body too large…) into our JSON error body, so every 4xx has a `code`.
+async fn json_rejections(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
-    if resp.status() == StatusCode::METHOD_NOT_ALLOWED
-        && resp.headers().get(header::CONTENT_TYPE).is_none()
-    {
-        let allow = resp.headers().get(header::ALLOW).cloned();
-        let mut r = json_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this method is not allowed here",
-        );
-        if let Some(a) = allow {
-            r.headers_mut().insert(header::ALLOW, a);
-        }
-        return r;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !status.is_client_error() || is_json {
+        return resp;
     }
-    resp
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let text = match axum::body::to_bytes(resp.into_body(), 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(_) => String::new(),
+    };
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::NOT_FOUND => "not_found",
+        _ => "invalid_request",
+    };
+    let message = if text.trim().is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("bad request")
+            .to_lowercase()
+    } else {
+        text
+    };
+    let mut r = json_error(status, code, &message);
+    if let Some(a) = allow {
+        r.headers_mut().insert(header::ALLOW, a);
+    }
+    r
 }
 
 /// HSTS when the public URL is HTTPS (the panel is then always served over TLS).
@@ -125,7 +145,7 @@ pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
         ));
     routes
         .fallback(not_found)
-        .layer(middleware::from_fn(json_method_not_allowed))
+        .layer(middleware::from_fn(json_rejections))
         .layer(middleware::from_fn(record_metrics))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(headers)

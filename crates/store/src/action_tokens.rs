@@ -121,3 +121,17 @@ pub async fn count_since(
     .fetch_one(c)
     .await?)
 }
+
+/// Count one attempt on an unused code before checking it; false when it is used or out of
+/// attempts (so concurrent guesses cannot exceed `max`).
+pub async fn claim_attempt(c: &mut AnyConnection, id: &str, max: i64) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE action_tokens SET attempts = attempts + 1 WHERE id = $1 AND used_at IS NULL \
+         AND attempts < $2",
+    )
+    .bind(id)
+    .bind(max)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -260,3 +260,24 @@ pub async fn decide_recovery(
     .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// Count one attempt on a live challenge before checking its code; false when the challenge
+/// is used, expired or out of attempts. Counting first means concurrent guesses cannot
+/// exceed `max`.
+pub async fn claim_challenge_attempt(
+    c: &mut AnyConnection,
+    id: &str,
+    now: i64,
+    max: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE login_challenges SET attempts = attempts + 1 WHERE id = $1 AND used_at IS NULL \
+         AND expires_at > $2 AND attempts < $3",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(max)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

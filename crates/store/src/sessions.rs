@@ -270,3 +270,19 @@ pub async fn revoke_api_token(
     .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// Revoke every personal API token of the account (after a password reset).
+pub async fn revoke_all_api_tokens(
+    c: &mut AnyConnection,
+    account_id: &str,
+    now: i64,
+) -> Result<u64> {
+    let r = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(account_id)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected())
+}

@@ -200,6 +200,30 @@ async fn api_tokens(b: Backend) {
         .await;
     assert_eq!((st, e["code"].as_str()), (403, Some("session_required")));
 
+    // Mail bodies read back through the API never carry a single-use link's secret.
+    let (_, page) = s.get("/api/v1/me/emails", Some(&read_secret)).await;
+    let verify = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "verify_email")
+        .unwrap()
+        .clone();
+    let (st, mail) = s
+        .get(
+            &format!("/api/v1/me/emails/{}", verify["id"].as_str().unwrap()),
+            Some(&read_secret),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let body = mail["body_text"].as_str().unwrap();
+    assert!(body.contains("token=gct_[hidden]"), "{body}");
+    let sent = w
+        .smtp
+        .wait_for_token("tokens@example.fr", "/verify-email?token=")
+        .await;
+    assert!(!mail.to_string().contains(&sent));
+
     // Revoked: refused at once.
     let id = read["id"].as_str().unwrap();
     let (st, _) = s

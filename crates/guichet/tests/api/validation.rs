@@ -217,7 +217,19 @@ async fn bad_input_gets_4xx_and_writes_nothing(b: Backend) {
     let (st, e) = s.get("/api/v1/me/emails?cursor=garbage", Some(&t)).await;
     assert_eq!((st, e["code"].as_str()), (400, Some("invalid_cursor")));
     let (st, e) = s.get("/api/v1/me/emails?limit=abc", Some(&t)).await;
-    assert!(st == 400 || st == 422, "{st} {e}");
+    assert_eq!(
+        (st, e["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{e}"
+    );
+    let (st, e) = s
+        .post(
+            "/api/v1/me/emails/verify",
+            Some(&t),
+            json!({"reference": "GC-\u{0000}"}),
+        )
+        .await;
+    assert_eq!((st, e["code"].as_str()), (422, Some("invalid_reference")));
     let (st, _) = s
         .call(
             "DELETE",

@@ -222,9 +222,10 @@ fn accepted() -> (StatusCode, Json<Accepted>) {
     responses((status = 202, body = Accepted), (status = 422, body = ErrorBody)))]
 pub async fn resend_verification(
     State(s): State<AppState>,
+    Ctx(ctx): Ctx,
     Json(r): Json<EmailRequest>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    accounts::resend_verification(&s.app, &r.email).await?;
+    accounts::resend_verification(&s.app, &r.email, &ctx).await?;
     Ok(accepted())
 }
 
