@@ -108,14 +108,33 @@ pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
     ok && real
 }
 
+/// At most this many argon2 computations at once (19 MiB each): a flood of log-in attempts
+/// queues up instead of exhausting memory and threads.
+fn argon2_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        tokio::sync::Semaphore::new(cores * 2)
+    })
+}
+
 /// Run CPU-heavy password work off the async threads.
 pub async fn hash_password_async(password: String) -> Result<String, String> {
+    let _permit = argon2_permits()
+        .acquire()
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| e.to_string())?
 }
 
 pub async fn verify_password_async(password: String, hash: Option<String>) -> bool {
+    let Ok(_permit) = argon2_permits().acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || verify_password(&password, hash.as_deref()))
         .await
         .unwrap_or(false)

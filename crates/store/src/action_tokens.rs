@@ -77,14 +77,6 @@ pub async fn consume(c: &mut AnyConnection, id: &str, now: i64) -> Result<bool> 
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn add_attempt(c: &mut AnyConnection, id: &str) -> Result<()> {
-    sqlx::query("UPDATE action_tokens SET attempts = attempts + 1 WHERE id = $1")
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(())
-}
-
 /// Void every unused token of the account for `purpose` (a new one replaces them).
 pub async fn void_unused(
     c: &mut AnyConnection,

@@ -170,14 +170,6 @@ pub async fn challenge_by_hash(c: &mut AnyConnection, hash: &str) -> Result<Opti
     .await?)
 }
 
-pub async fn challenge_attempt(c: &mut AnyConnection, id: &str) -> Result<()> {
-    sqlx::query("UPDATE login_challenges SET attempts = attempts + 1 WHERE id = $1")
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(())
-}
-
 pub async fn consume_challenge(c: &mut AnyConnection, id: &str, now: i64) -> Result<bool> {
     let r =
         sqlx::query("UPDATE login_challenges SET used_at = $2 WHERE id = $1 AND used_at IS NULL")
