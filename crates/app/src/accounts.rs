@@ -102,6 +102,26 @@ pub fn recipient(a: &AccountRow) -> Recipient<'_> {
     }
 }
 
+/// Tell the holder (primary address) that a security setting changed, in the caller's
+/// transaction. `change` names it (see `MailKind::SecurityChange`).
+pub async fn notify_security_change(
+    app: &App,
+    c: &mut AnyConnection,
+    a: &AccountRow,
+    change: &str,
+) -> Result<()> {
+    mail::enqueue(
+        app,
+        c,
+        &recipient(a),
+        &MailKind::SecurityChange {
+            change: change.to_owned(),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// Record a security event in the caller's transaction.
 pub async fn security_event(
     app: &App,

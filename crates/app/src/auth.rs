@@ -463,15 +463,7 @@ pub async fn create_api_token(
     let a = accounts::by_id(tx.conn(), &p.account_id)
         .await?
         .ok_or_else(unauthenticated)?;
-    crate::mail::enqueue(
-        app,
-        tx.conn(),
-        &crate::accounts::recipient(&a),
-        &crate::mail::MailKind::SecurityChange {
-            change: "api_token_created".into(),
-        },
-    )
-    .await?;
+    crate::accounts::notify_security_change(app, tx.conn(), &a, "api_token_created").await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
     Ok(CreatedApiToken {

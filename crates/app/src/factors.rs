@@ -3,7 +3,6 @@
 
 use crate::accounts::{self, RequestCtx, security_event};
 use crate::auth::{self, LoginView, Principal};
-use crate::mail::{self, MailKind};
 use crate::{App, AppError, Result, crypto, ids, limits};
 use guichet_store::{action_tokens, factors, sessions};
 use serde::Serialize;
@@ -177,15 +176,7 @@ pub async fn confirm_totp(
         ));
     }
     factors::replace_backup_codes(tx.conn(), &a.id, &stored, now).await?;
-    mail::enqueue(
-        app,
-        tx.conn(),
-        &accounts::recipient(&a),
-        &MailKind::SecurityChange {
-            change: "totp_enabled".into(),
-        },
-    )
-    .await?;
+    crate::accounts::notify_security_change(app, tx.conn(), &a, "totp_enabled").await?;
     security_event(app, tx.conn(), &a.id, "totp_enabled", ctx, None).await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
@@ -263,15 +254,7 @@ pub async fn disable_totp(
     let now = app.now_ms();
     factors::disable_totp(tx.conn(), &a.id, now).await?;
     factors::delete_backup_codes(tx.conn(), &a.id).await?;
-    mail::enqueue(
-        app,
-        tx.conn(),
-        &accounts::recipient(&a),
-        &MailKind::SecurityChange {
-            change: "totp_disabled".into(),
-        },
-    )
-    .await?;
+    crate::accounts::notify_security_change(app, tx.conn(), &a, "totp_disabled").await?;
     security_event(app, tx.conn(), &a.id, "totp_disabled", ctx, None).await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
@@ -299,15 +282,7 @@ pub async fn regenerate_backup_codes(
     }
     let (shown, stored) = new_backup_codes(now);
     factors::replace_backup_codes(tx.conn(), &a.id, &stored, now).await?;
-    mail::enqueue(
-        app,
-        tx.conn(),
-        &accounts::recipient(&a),
-        &MailKind::SecurityChange {
-            change: "backup_codes_regenerated".into(),
-        },
-    )
-    .await?;
+    crate::accounts::notify_security_change(app, tx.conn(), &a, "backup_codes_regenerated").await?;
     security_event(app, tx.conn(), &a.id, "backup_codes_regenerated", ctx, None).await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
@@ -466,26 +441,16 @@ pub async fn send_login_sms(app: &App, challenge: &str) -> Result<()> {
     {
         return Err(AppError::too_many("too_many_requests", 3600));
     }
-    action_tokens::void_unused(tx.conn(), &a.id, SMS_PURPOSE, now).await?;
-    let code = crypto::numeric_code(6);
-    action_tokens::insert(
+    crate::sms::send_code(
+        app,
         tx.conn(),
-        &action_tokens::ActionTokenRow {
-            id: ids::new_id(now),
-            account_id: a.id.clone(),
-            purpose: SMS_PURPOSE.into(),
-            token_hash: crypto::hash_code(&a.id, &code),
-            payload: None,
-            attempts: 0,
-            created_at: now,
-            expires_at: now + crate::security::PHONE_CODE_TTL_MS,
-            used_at: None,
-        },
+        &a,
+        &phone,
+        SMS_PURPOSE,
+        None,
+        crate::security::PHONE_CODE_TTL_MS,
     )
     .await?;
-    let body =
-        crate::sms::verification_text(accounts::language_of(&a), &app.config.provider_name, &code);
-    crate::sms::enqueue(app, tx.conn(), Some(&a.id), &phone, &body).await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
     Ok(())

@@ -60,26 +60,7 @@ pub async fn request(app: &App, email: &str, password: &str, ctx: &RequestCtx) -
         &MailKind::FactorRecoveryVerify { link },
     )
     .await?;
-    action_tokens::void_unused(tx.conn(), &a.id, SMS_PURPOSE, now).await?;
-    let code = crypto::numeric_code(6);
-    action_tokens::insert(
-        tx.conn(),
-        &action_tokens::ActionTokenRow {
-            id: ids::new_id(now),
-            account_id: a.id.clone(),
-            purpose: SMS_PURPOSE.into(),
-            token_hash: crypto::hash_code(&a.id, &code),
-            payload: None,
-            attempts: 0,
-            created_at: now,
-            expires_at: now + LINK_TTL_MS,
-            used_at: None,
-        },
-    )
-    .await?;
-    let body =
-        crate::sms::verification_text(accounts::language_of(&a), &app.config.provider_name, &code);
-    crate::sms::enqueue(app, tx.conn(), Some(&a.id), phone, &body).await?;
+    crate::sms::send_code(app, tx.conn(), &a, phone, SMS_PURPOSE, None, LINK_TTL_MS).await?;
     security_event(
         app,
         tx.conn(),

@@ -5,7 +5,7 @@
 use crate::accounts::{self, RequestCtx, issue_action_token, recipient, security_event};
 use crate::clock::rfc3339;
 use crate::mail::{self, MailKind, Recipient};
-use crate::{App, AppError, Result, crypto, ids, sms};
+use crate::{App, AppError, Result, crypto, sms};
 use guichet_domain::{EmailAddress, Password, PhoneNumber};
 use guichet_store::accounts::AccountRow;
 use guichet_store::{action_tokens, security_events, sessions};
@@ -350,15 +350,7 @@ pub async fn set_backup_email(
         Some(mail::mask_email(b.as_str())),
     )
     .await?;
-    mail::enqueue(
-        app,
-        tx.conn(),
-        &recipient(&a),
-        &MailKind::SecurityChange {
-            change: "backup_email_changed".into(),
-        },
-    )
-    .await?;
+    crate::accounts::notify_security_change(app, tx.conn(), &a, "backup_email_changed").await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
     Ok(())
@@ -384,15 +376,7 @@ pub async fn remove_backup_email(
     )
     .await?;
     if let Some(a) = guichet_store::accounts::by_id(tx.conn(), &p.account_id).await? {
-        mail::enqueue(
-            app,
-            tx.conn(),
-            &recipient(&a),
-            &MailKind::SecurityChange {
-                change: "backup_email_changed".into(),
-            },
-        )
-        .await?;
+        crate::accounts::notify_security_change(app, tx.conn(), &a, "backup_email_changed").await?;
     }
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
@@ -420,28 +404,19 @@ pub async fn set_phone(
     }
     guichet_store::accounts::set_phone(tx.conn(), &p.account_id, Some(phone.as_str()), None, now)
         .await?;
-    action_tokens::void_unused(tx.conn(), &p.account_id, "phone_verify", now).await?;
-    let code = crypto::numeric_code(6);
-    action_tokens::insert(
-        tx.conn(),
-        &action_tokens::ActionTokenRow {
-            id: ids::new_id(now),
-            account_id: p.account_id.clone(),
-            purpose: "phone_verify".into(),
-            token_hash: crypto::hash_code(&p.account_id, &code),
-            payload: Some(phone.as_str().to_owned()),
-            attempts: 0,
-            created_at: now,
-            expires_at: now + PHONE_CODE_TTL_MS,
-            used_at: None,
-        },
-    )
-    .await?;
     let a = guichet_store::accounts::by_id(tx.conn(), &p.account_id)
         .await?
         .ok_or_else(|| AppError::unauthorized("unauthenticated", "sign in first"))?;
-    let body = sms::verification_text(accounts::language_of(&a), &app.config.provider_name, &code);
-    sms::enqueue(app, tx.conn(), Some(&a.id), phone.as_str(), &body).await?;
+    sms::send_code(
+        app,
+        tx.conn(),
+        &a,
+        phone.as_str(),
+        "phone_verify",
+        Some(phone.as_str().to_owned()),
+        PHONE_CODE_TTL_MS,
+    )
+    .await?;
     security_event(
         app,
         tx.conn(),
@@ -451,15 +426,7 @@ pub async fn set_phone(
         Some(phone.masked()),
     )
     .await?;
-    mail::enqueue(
-        app,
-        tx.conn(),
-        &recipient(&a),
-        &MailKind::SecurityChange {
-            change: "phone_changed".into(),
-        },
-    )
-    .await?;
+    crate::accounts::notify_security_change(app, tx.conn(), &a, "phone_changed").await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
     Ok(())
@@ -515,15 +482,7 @@ pub async fn remove_phone(app: &App, p: &crate::auth::Principal, ctx: &RequestCt
     action_tokens::void_unused(tx.conn(), &p.account_id, "phone_verify", now).await?;
     security_event(app, tx.conn(), &p.account_id, "phone_removed", ctx, None).await?;
     if let Some(a) = guichet_store::accounts::by_id(tx.conn(), &p.account_id).await? {
-        mail::enqueue(
-            app,
-            tx.conn(),
-            &recipient(&a),
-            &MailKind::SecurityChange {
-                change: "phone_changed".into(),
-            },
-        )
-        .await?;
+        crate::accounts::notify_security_change(app, tx.conn(), &a, "phone_changed").await?;
     }
     tx.commit().await?;
     app.outbox_signal.notify_waiters();

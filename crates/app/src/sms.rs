@@ -46,6 +46,45 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Issue a 6-digit code for `purpose` (older unused ones are voided), stored hashed and bound
+/// to the account, and text it to `phone`, in the caller's transaction.
+pub async fn send_code(
+    app: &App,
+    c: &mut AnyConnection,
+    a: &guichet_store::accounts::AccountRow,
+    phone: &str,
+    purpose: &str,
+    payload: Option<String>,
+    ttl_ms: i64,
+) -> Result<()> {
+    use crate::crypto;
+    use guichet_store::action_tokens;
+    let now = app.now_ms();
+    action_tokens::void_unused(c, &a.id, purpose, now).await?;
+    let code = crypto::numeric_code(6);
+    action_tokens::insert(
+        c,
+        &action_tokens::ActionTokenRow {
+            id: ids::new_id(now),
+            account_id: a.id.clone(),
+            purpose: purpose.to_owned(),
+            token_hash: crypto::hash_code(&a.id, &code),
+            payload,
+            attempts: 0,
+            created_at: now,
+            expires_at: now + ttl_ms,
+            used_at: None,
+        },
+    )
+    .await?;
+    let body = verification_text(
+        crate::accounts::language_of(a),
+        &app.config.provider_name,
+        &code,
+    );
+    enqueue(app, c, Some(&a.id), phone, &body).await
+}
+
 /// Deliver due texts with the configured sender; returns how many went out.
 pub async fn deliver_due(app: &App) -> Result<usize> {
     let now = app.now_ms();
