@@ -74,6 +74,10 @@ enum OperatorCommand {
         #[arg(long, default_value = "admin")]
         role: String,
     },
+    /// List operator keys (never their secret).
+    ListKeys,
+    /// Revoke an operator key by id; it stops working at once.
+    RevokeKey { id: String },
 }
 
 fn main() -> Result<()> {
@@ -121,6 +125,48 @@ fn main() -> Result<()> {
                 db.close().await;
                 println!("{key}");
                 eprintln!("Operator key for {name} ({role}). It is shown this once: keep it in a secret store.");
+                Ok(())
+            }
+            Command::Operator { command: OperatorCommand::ListKeys } => {
+                let c = Config::load(cli.config.as_deref())?;
+                let db = serve::open_db(&c).await?;
+                let mut conn = db.conn().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                let keys = guichet_store::operators::list_keys(&mut conn).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                drop(conn);
+                db.close().await;
+                for k in keys {
+                    let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                    println!("{}  {:<8} {:<8} {}", k.id, k.role, state, k.name);
+                }
+                Ok(())
+            }
+            Command::Operator { command: OperatorCommand::RevokeKey { id } } => {
+                let c = Config::load(cli.config.as_deref())?;
+                let db = serve::open_db(&c).await?;
+                let clock = guichet_app::Clock::system(false);
+                let mut tx = db.begin().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                let done = guichet_store::operators::revoke_key(tx.conn(), &id, clock.now_ms()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                if done {
+                    guichet_store::operators::audit(
+                        tx.conn(),
+                        &guichet_store::operators::AuditRow {
+                            id: guichet_app::ids::new_id(clock.now_ms()),
+                            actor: "cli".into(),
+                            action: "operator_key.revoke".into(),
+                            subject: Some(id.clone()),
+                            details: None,
+                            created_at: clock.now_ms(),
+                        },
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                }
+                tx.commit().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                db.close().await;
+                if !done {
+                    anyhow::bail!("no active operator key with id {id}");
+                }
+                println!("revoked {id}");
                 Ok(())
             }
             Command::Catalog { command: CatalogCommand::Import { file } } => {

@@ -74,3 +74,23 @@ pub async fn list_audit(c: &mut AnyConnection, limit: i64) -> Result<Vec<AuditRo
     .fetch_all(c)
     .await?)
 }
+
+pub async fn list_keys(c: &mut AnyConnection) -> Result<Vec<OperatorKeyRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, role, token_hash, created_at, last_used_at, revoked_at \
+         FROM operator_keys ORDER BY created_at, id",
+    )
+    .fetch_all(c)
+    .await?)
+}
+
+pub async fn revoke_key(c: &mut AnyConnection, id: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE operator_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -110,6 +110,36 @@ async fn operator_clock(b: Backend) {
             .any(|a| a["action"] == "clock.move")
     );
 
+    // Keys are listed without their secret and revoked at once.
+    let list = s.cli(&["operator", "list-keys"]);
+    assert!(
+        list.contains("admin") && list.contains("active") && !list.contains(&op),
+        "{list}"
+    );
+    let other = s.operator_key();
+    let (st, _) = s.get("/api/v1/admin/clock", Some(&other)).await;
+    assert_eq!(st, 200);
+    let id = s
+        .cli(&["operator", "list-keys"])
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        s.cli(&["operator", "revoke-key", &id]),
+        format!("revoked {id}")
+    );
+    let (st, _) = s.get("/api/v1/admin/clock", Some(&other)).await;
+    assert_eq!(st, 401);
+    assert!(
+        !s.cli_output(&["operator", "revoke-key", &id])
+            .status
+            .success()
+    );
+
     // Outside sandbox mode the clock does not move.
     let mut env = s.env.clone();
     env.retain(|(k, _)| k != "GUICHET_SANDBOX");

@@ -283,6 +283,20 @@ async fn bad_input_gets_4xx_and_writes_nothing(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    // A cross-origin POST with the session cookie and no CSRF proof is refused too, and
+    // writes nothing.
+    let r = s
+        .client
+        .post(s.url("/api/v1/me/tokens"))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .json(&json!({"name": "stolen", "scope": "write"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let (_, tokens) = s.get("/api/v1/me/tokens", Some(&t)).await;
+    assert!(tokens.as_array().unwrap().is_empty());
     let r = s
         .client
         .patch(s.url("/api/v1/me"))
