@@ -128,6 +128,12 @@ impl Config {
         if let Some(v) = env("GUICHET_SMS_WEBHOOK_URL") {
             self.sms_webhook_url = Some(v);
         }
+        if let Some(v) = env("GUICHET_SESSION_IDLE_MINUTES") {
+            self.session_idle_minutes = v.parse().context("GUICHET_SESSION_IDLE_MINUTES")?;
+        }
+        if let Some(v) = env("GUICHET_SESSION_ABSOLUTE_HOURS") {
+            self.session_absolute_hours = v.parse().context("GUICHET_SESSION_ABSOLUTE_HOURS")?;
+        }
         if let Some(v) = env("GUICHET_TRUSTED_PROXIES") {
             self.trusted_proxies = v
                 .split(',')
