@@ -244,7 +244,10 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Principal> {
                 "your session has ended; sign in again",
             ));
         }
-        sessions::touch_session(&mut c, &s.id, now).await?;
+        // Activity is recorded at most once a minute: most requests write nothing.
+        if now - s.last_seen_at >= 60_000 {
+            sessions::touch_session(&mut c, &s.id, now).await?;
+        }
         Principal {
             account_id: s.account_id,
             via: Via::Session { id: s.id },
@@ -259,7 +262,9 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Principal> {
                 "this API token was revoked or has expired",
             ));
         }
-        sessions::touch_api_token(&mut c, &t.id, now).await?;
+        if t.last_used_at.is_none_or(|at| now - at >= 60_000) {
+            sessions::touch_api_token(&mut c, &t.id, now).await?;
+        }
         let scope = ApiTokenScope::parse(&t.scope).unwrap_or(ApiTokenScope::Read);
         Principal {
             account_id: t.account_id,
