@@ -19,6 +19,8 @@ pub const MAX_LIVE_API_TOKENS: i64 = 50;
 pub struct Principal {
     pub account_id: String,
     pub via: Via,
+    /// The account as read while authenticating (active at that moment).
+    pub account: std::sync::Arc<AccountRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,10 +250,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Principal> {
         if now - s.last_seen_at >= 60_000 {
             sessions::touch_session(&mut c, &s.id, now).await?;
         }
-        Principal {
-            account_id: s.account_id,
-            via: Via::Session { id: s.id },
-        }
+        (s.account_id, Via::Session { id: s.id })
     } else if token.starts_with(API_TOKEN_PREFIX) {
         let t = sessions::api_token_by_hash(&mut c, &hash)
             .await?
@@ -266,21 +265,20 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Principal> {
             sessions::touch_api_token(&mut c, &t.id, now).await?;
         }
         let scope = ApiTokenScope::parse(&t.scope).unwrap_or(ApiTokenScope::Read);
-        Principal {
-            account_id: t.account_id,
-            via: Via::ApiToken { id: t.id, scope },
-        }
+        (t.account_id, Via::ApiToken { id: t.id, scope })
     } else {
         return Err(unauthenticated());
     };
-    let state: Option<String> = {
-        let a = accounts::by_id(&mut c, &principal.account_id).await?;
-        a.map(|a| a.state)
-    };
-    if state.as_deref() != Some("active") {
-        return Err(unauthenticated());
-    }
-    Ok(principal)
+    let (account_id, via) = principal;
+    let account = accounts::by_id(&mut c, &account_id)
+        .await?
+        .filter(|a| a.state == "active")
+        .ok_or_else(unauthenticated)?;
+    Ok(Principal {
+        account_id,
+        via,
+        account: std::sync::Arc::new(account),
+    })
 }
 
 pub async fn logout(app: &App, p: &Principal, ctx: &RequestCtx) -> Result<()> {

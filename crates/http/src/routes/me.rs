@@ -65,9 +65,9 @@ pub fn routes() -> Router<AppState> {
 /// The account ("Mon profil").
 #[utoipa::path(get, path = "/api/v1/me", tag = "account", security(("bearer" = [])),
     responses((status = 200, body = AccountView), (status = 401, body = ErrorBody)))]
-pub async fn get_me(State(s): State<AppState>, Auth(p): Auth) -> ApiResult<Json<AccountView>> {
-    let a = accounts::load(&s.app, &p.account_id).await?;
-    Ok(Json(AccountView::from(&a)))
+pub async fn get_me(Auth(p): Auth) -> Json<AccountView> {
+    // The account was read (and found active) while authenticating the request.
+    Json(AccountView::from(p.account.as_ref()))
 }
 
 /// Profile fields to change; absent fields stay, an empty string clears an optional field.
