@@ -518,8 +518,6 @@ pub async fn update_profile(
     Ok(AccountView::from(&a))
 }
 
-pub use guichet_domain::account::PostalAddressPatch as AddressPatch;
-
 /// Helper for callers building a patch from optional JSON fields.
 pub fn address_patch(
     line1: Option<String>,

@@ -17,7 +17,6 @@ pub enum ErrorKind {
     Forbidden,
     NotFound,
     Conflict,
-    Gone,
     TooManyRequests,
     Unavailable,
     Internal,

@@ -114,13 +114,11 @@ pub async fn clear(app: &App, key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Count one request against a per-address allowance (sign-up, reset, verification), and
-/// refuse it when the address is blocked.
+/// Count one request against a per-address allowance (sign-up, reset, resend, recovery) with
+/// the same atomic claim as [`attempt`], so concurrent requests cannot exceed it.
 pub async fn count_request(app: &App, kind: &str, ip: Option<&str>) -> Result<()> {
     let Some(ip) = ip else { return Ok(()) };
-    let key = format!("{kind}:ip:{ip}");
-    check(app, std::slice::from_ref(&key)).await?;
-    fail(app, &key, &PER_IP_REQUESTS).await
+    attempt(app, &format!("{kind}:ip:{ip}"), &PER_IP_REQUESTS).await
 }
 
 #[cfg(test)]

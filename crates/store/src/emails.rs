@@ -170,12 +170,3 @@ pub async fn mark_attempt_failed(
     .await?;
     Ok(())
 }
-
-pub async fn count_by_status(c: &mut AnyConnection, status: &str) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM emails WHERE status = $1")
-            .bind(status)
-            .fetch_one(c)
-            .await?,
-    )
-}

@@ -197,22 +197,7 @@ async fn phone_verified_by_sms_code(b: Backend) {
         .await;
     assert_eq!(st, 202);
     // The sandbox SMS sender keeps the text for operators.
-    let code = eventually(20, "the sandbox SMS", || async {
-        let (_, list) = s
-            .get("/api/v1/admin/sandbox/sms?phone=%2B33612345678", Some(&op))
-            .await;
-        list.as_array()?.first().and_then(|m| {
-            let body = m["body"].as_str()?;
-            let digits: String = body
-                .split_whitespace()
-                .find(|w| w.len() >= 6 && w.chars().take(6).all(|c| c.is_ascii_digit()))?
-                .chars()
-                .take(6)
-                .collect();
-            Some(digits)
-        })
-    })
-    .await;
+    let code = s.sms_code(&op, "+33612345678", None).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let (st, e) = s
         .post(

@@ -259,6 +259,37 @@ impl Server {
         self.login(email, PASSWORD).await
     }
 
+    /// The kinds of the account's security events, newest first.
+    pub async fn event_kinds(&self, token: &str) -> Vec<String> {
+        let (_, events) = self
+            .get("/api/v1/me/security/events?limit=200", Some(token))
+            .await;
+        events
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["kind"].as_str().expect("kind").to_owned())
+            .collect()
+    }
+
+    /// The newest sandbox SMS to `phone` that differs from `not`, as its 6-digit code.
+    pub async fn sms_code(&self, op: &str, phone: &str, not: Option<&str>) -> String {
+        eventually(20, "a sandbox SMS", || async {
+            let path = format!(
+                "/api/v1/admin/sandbox/sms?phone={}",
+                phone.replace('+', "%2B")
+            );
+            let (_, list) = self.get(&path, Some(op)).await;
+            let body = list.as_array()?.first()?["body"].as_str()?.to_owned();
+            let code = body
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)?
+                .to_owned();
+            (Some(code.as_str()) != not).then_some(code)
+        })
+        .await
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> String {
         let (s, v) = self
             .post(
