@@ -53,16 +53,30 @@ impl Clock {
     }
 }
 
-/// Milliseconds to RFC 3339 text (UTC), for JSON answers and mails.
+/// Milliseconds to RFC 3339 text (UTC) with exactly three decimals, for JSON answers and
+/// mails: fixed width, so the text sorts like the instant.
 pub fn rfc3339(ms: i64) -> String {
     Timestamp::from_millisecond(ms)
-        .map(|t| t.to_string())
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
         .unwrap_or_default()
+}
+
+/// The UTC calendar date of an instant in milliseconds.
+pub fn utc_date(ms: i64) -> Option<jiff::civil::Date> {
+    Timestamp::from_millisecond(ms)
+        .ok()
+        .map(|t| jiff::tz::TimeZone::UTC.to_datetime(t).date())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_print_with_fixed_width() {
+        assert_eq!(rfc3339(1_700_000_000_000), "2023-11-14T22:13:20.000Z");
+        assert_eq!(rfc3339(1_700_000_000_290), "2023-11-14T22:13:20.290Z");
+    }
 
     #[test]
     fn only_a_movable_clock_moves_and_only_forward() {
@@ -74,6 +88,6 @@ mod tests {
         assert!(c.now_ms() >= before + 86_400_000);
         c.set_offset_ms(0);
         assert_eq!(c.offset_ms(), 86_400_000);
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
     }
 }

@@ -19,6 +19,23 @@ pub struct AppConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// DKIM signing of outgoing mail, when configured.
     pub dkim: Option<DkimSettings>,
+    /// Where uploaded documents are stored (under `documents/`).
+    pub data_dir: std::path::PathBuf,
+    /// The provider's provisioning endpoint, if any.
+    pub provisioning: Option<ProvisioningSettings>,
+    /// The built-in provisioner delivers every product, not only instant ones (demo).
+    pub builtin_provisioner_all: bool,
+    /// Seller's country for VAT.
+    pub seller_country: String,
+    /// Days an unpaid order waits before it is cancelled.
+    pub order_expiry_days: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProvisioningSettings {
+    pub url: String,
+    /// HMAC-SHA256 key of the `Guichet-Signature` header.
+    pub secret: String,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +86,11 @@ impl AppConfig {
             sms_webhook_url: None,
             trusted_proxies: Vec::new(),
             dkim: None,
+            data_dir: std::env::temp_dir(),
+            provisioning: None,
+            builtin_provisioner_all: false,
+            seller_country: "FR".into(),
+            order_expiry_days: 7,
         }
     }
 }

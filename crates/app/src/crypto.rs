@@ -140,6 +140,13 @@ pub async fn verify_password_async(password: String, hash: Option<String>) -> bo
         .unwrap_or(false)
 }
 
+/// `n` random bytes in hex (identifiers that need not be secret-length tokens).
+pub fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    fill_random(&mut b);
+    hex::encode(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,10 @@ pub enum ErrorKind {
     Forbidden,
     NotFound,
     Conflict,
+    /// An upload over its size limit (413).
+    PayloadTooLarge,
+    /// An upload of a refused type (415).
+    UnsupportedMediaType,
     TooManyRequests,
     Unavailable,
     Internal,

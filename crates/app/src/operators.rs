@@ -217,6 +217,8 @@ pub async fn move_clock(
     )
     .await?;
     tx.commit().await?;
+    // What fell due up to the new time is done before answering.
+    crate::jobs::run_due(app).await?;
     app.outbox_signal.notify_waiters();
     Ok(clock_view(app))
 }

@@ -1,5 +1,6 @@
 //! The background workers run by `guichet serve` (unless `--no-worker`) and `guichet worker`:
-//! they deliver the mail and SMS outboxes, woken at once when a row is queued in-process and
+//! they deliver the mail, SMS and webhook outboxes and run what fell due (order expiry, payment
+//! reconciliation), woken at once when a row is queued in-process and
 //! polling every second for rows queued by other nodes or due for a retry.
 
 use crate::App;
@@ -28,6 +29,12 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
         }
         if let Err(e) = crate::sms::deliver_due(&app).await {
             tracing::warn!(error = %e, "SMS delivery pass failed");
+        }
+        if let Err(e) = crate::provisioning::deliver_due(&app).await {
+            tracing::warn!(error = %e, "webhook delivery pass failed");
+        }
+        if let Err(e) = crate::jobs::run_due(&app).await {
+            tracing::warn!(error = %e, "due jobs pass failed");
         }
         tokio::select! {
             _ = app.outbox_signal.notified() => {}

@@ -9,9 +9,12 @@ pub mod country;
 pub mod email;
 pub mod language;
 pub mod money;
+pub mod order;
 pub mod password;
 pub mod period;
 pub mod phone;
+pub mod pricing;
+pub mod tax;
 pub mod validation;
 
 pub use account::{

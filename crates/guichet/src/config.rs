@@ -38,6 +38,17 @@ pub struct Config {
     pub dkim_selector: String,
     /// Signing domain (`d=`); default: the domain of `mail_from`.
     pub dkim_domain: Option<String>,
+    /// The provider's provisioning endpoint: signed webhooks for every order and service event.
+    pub provisioning_url: Option<String>,
+    /// Shared secret of the HMAC-SHA256 signature of webhooks (required with the URL).
+    pub provisioning_secret: Option<String>,
+    /// The built-in provisioner delivers every product, not only those marked instant
+    /// (the demo sets it).
+    pub builtin_provisioner_all: bool,
+    /// Country where the seller is established for VAT (ISO 3166-1, an EU country).
+    pub seller_country: String,
+    /// Days an unpaid order waits for its payment before it is cancelled.
+    pub order_expiry_days: i64,
 }
 
 impl Default for Config {
@@ -60,6 +71,11 @@ impl Default for Config {
             dkim_key_file: None,
             dkim_selector: "guichet".into(),
             dkim_domain: None,
+            provisioning_url: None,
+            provisioning_secret: None,
+            builtin_provisioner_all: false,
+            seller_country: "FR".into(),
+            order_expiry_days: 7,
         }
     }
 }
@@ -150,6 +166,21 @@ impl Config {
         if let Some(v) = env("GUICHET_DKIM_DOMAIN") {
             self.dkim_domain = Some(v);
         }
+        if let Some(v) = env("GUICHET_PROVISIONING_URL") {
+            self.provisioning_url = Some(v);
+        }
+        if let Some(v) = env("GUICHET_PROVISIONING_SECRET") {
+            self.provisioning_secret = Some(v);
+        }
+        if let Some(v) = env("GUICHET_BUILTIN_PROVISIONER_ALL") {
+            self.builtin_provisioner_all = flag(&v).context("GUICHET_BUILTIN_PROVISIONER_ALL")?;
+        }
+        if let Some(v) = env("GUICHET_SELLER_COUNTRY") {
+            self.seller_country = v.trim().to_ascii_uppercase();
+        }
+        if let Some(v) = env("GUICHET_ORDER_EXPIRY_DAYS") {
+            self.order_expiry_days = v.parse().context("GUICHET_ORDER_EXPIRY_DAYS")?;
+        }
         if let Some(v) = env("GUICHET_LOG_FORMAT") {
             self.log_format = v;
         }
@@ -184,6 +215,29 @@ impl Config {
         if !(1..=90 * 24).contains(&self.session_absolute_hours) {
             bail!("session_absolute_hours must be between 1 and 2160");
         }
+        if let Some(u) = &self.provisioning_url {
+            let parsed = url::Url::parse(u).with_context(|| "provisioning_url is not a URL")?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                bail!("provisioning_url must start with http:// or https://");
+            }
+            if self
+                .provisioning_secret
+                .as_deref()
+                .is_none_or(|s| s.len() < 16)
+            {
+                bail!(
+                    "provisioning_secret (at least 16 characters) is required with provisioning_url"
+                );
+            }
+        }
+        if guichet_domain::tax::rates_on(&self.seller_country, jiff::civil::date(2026, 1, 1))
+            .is_none()
+        {
+            bail!("seller_country must be an EU country code, e.g. FR");
+        }
+        if !(1..=90).contains(&self.order_expiry_days) {
+            bail!("order_expiry_days must be between 1 and 90");
+        }
         Ok(())
     }
 
@@ -199,6 +253,11 @@ impl Config {
         c.database_url = Some(guichet_store::redact_url(&self.database_url()));
         c.smtp_url = c.smtp_url.as_deref().map(guichet_store::redact_url);
         c.sms_webhook_url = c.sms_webhook_url.as_deref().map(guichet_store::redact_url);
+        c.provisioning_url = c.provisioning_url.as_deref().map(guichet_store::redact_url);
+        c.provisioning_secret = c
+            .provisioning_secret
+            .as_ref()
+            .map(|_| "********".to_owned());
         Ok(toml::to_string_pretty(&c)?)
     }
 
@@ -225,6 +284,16 @@ impl Config {
                     selector: self.dkim_selector.clone(),
                     domain: self.dkim_domain.clone(),
                 }),
+            data_dir: self.data_dir.clone(),
+            provisioning: self.provisioning_url.clone().map(|url| {
+                guichet_app::config::ProvisioningSettings {
+                    url,
+                    secret: self.provisioning_secret.clone().unwrap_or_default(),
+                }
+            }),
+            builtin_provisioner_all: self.builtin_provisioner_all,
+            seller_country: self.seller_country.clone(),
+            order_expiry_days: self.order_expiry_days,
         }
     }
 }

@@ -110,6 +110,10 @@ fn main() -> Result<()> {
                 let mut c = Config::load(cli.config.as_deref())?;
                 if demo {
                     c.sandbox = true;
+                    // No provisioning system behind the demo: the built-in one delivers all.
+                    if c.provisioning_url.is_none() {
+                        c.builtin_provisioner_all = true;
+                    }
                 }
                 serve::init_tracing(&c);
                 serve::serve(c, demo, !no_worker).await

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the wire types.
 
-use crate::routes::{admin, auth, catalog, me, ops};
+use crate::routes::{admin, admin_orders, auth, catalog, me, ops, orders};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -45,6 +45,11 @@ impl Modify for Security {
         me::security_status, me::enrol_totp, me::confirm_totp, me::disable_totp, me::regenerate_backup_codes, me::reauth, me::cancel_factor_recovery,
         catalog::public_catalog, catalog::admin_catalog, catalog::put_product, catalog::delete_product, catalog::put_plan, catalog::delete_plan,
         admin::audit, admin::get_clock, admin::move_clock, admin::sandbox_sms,
+        orders::list_orders, orders::create_order, orders::get_order, orders::pay_order, orders::cancel_order,
+        orders::send_documents, orders::download_document, orders::list_services, orders::get_service, orders::sandbox_token,
+        admin_orders::list_orders, admin_orders::get_order, admin_orders::delivery, admin_orders::documents_request,
+        admin_orders::download_document, admin_orders::validate, admin_orders::cancel, admin_orders::get_service,
+        admin_orders::list_webhooks, admin_orders::get_webhook, admin_orders::replay_webhook,
     ),
     modifiers(&Security),
     tags(
@@ -55,6 +60,9 @@ impl Modify for Security {
         (name = "tokens", description = "Personal API tokens"),
         (name = "emails", description = "Service e-mails"),
         (name = "catalog", description = "Products and plans for sale"),
+        (name = "orders", description = "Orders, their follow-up and payment"),
+        (name = "services", description = "Delivered services"),
+        (name = "sandbox", description = "The sandbox gateway (sandbox mode only)"),
         (name = "admin", description = "Operators"),
     )
 )]

@@ -14,11 +14,15 @@ pub mod emails;
 mod error;
 pub mod factors;
 pub mod operators;
+pub mod orders;
+pub mod payments;
 pub mod rate_limits;
 pub mod security_events;
+pub mod services;
 pub mod sessions;
 pub mod settings;
 pub mod sms;
+pub mod webhooks;
 
 pub use db::{Backend, Db, DbOptions, Tx, redact_url};
 pub use error::StoreError;

@@ -3,10 +3,12 @@
 
 pub mod dkim;
 mod layout;
+pub mod order_mail;
 pub mod outbox;
 pub mod sender;
 mod templates;
 
 pub use layout::Rendered;
+pub use order_mail::OrderMail;
 pub use outbox::{Recipient, enqueue};
 pub use templates::{MailKind, mask_email};

@@ -57,6 +57,8 @@ pub enum MailKind {
         effective_at: String,
         cancel_link: String,
     },
+    /// Orders and services.
+    Order(super::order_mail::OrderMail),
 }
 
 impl MailKind {
@@ -75,6 +77,7 @@ impl MailKind {
             MailKind::SecurityChange { .. } => "security_change",
             MailKind::FactorRecoveryVerify { .. } => "factor_recovery_verify",
             MailKind::FactorRecoveryScheduled { .. } => "factor_recovery_scheduled",
+            MailKind::Order(m) => m.name(),
         }
     }
 
@@ -91,6 +94,7 @@ impl MailKind {
                           security of your account.";
         let not_you = if fr { not_you_fr } else { not_you_en }.to_owned();
         let (subject, paragraphs, action, after) = match self {
+            MailKind::Order(m) => m.parts(lang),
             MailKind::VerifyEmail { link } => {
                 if fr {
                     (

@@ -10,5 +10,6 @@ mod contact_points;
 mod isolation;
 mod mail_delivery;
 mod ops;
+mod orders;
 mod security;
 mod validation;

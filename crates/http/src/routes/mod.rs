@@ -1,10 +1,12 @@
 //! Every route of the JSON API, by area.
 
 pub(crate) mod admin;
+pub(crate) mod admin_orders;
 pub(crate) mod auth;
 pub(crate) mod catalog;
 pub(crate) mod me;
 pub(crate) mod ops;
+pub(crate) mod orders;
 
 use crate::AppState;
 use axum::Router;
@@ -16,4 +18,6 @@ pub fn routes() -> Router<AppState> {
         .merge(me::routes())
         .merge(admin::routes())
         .merge(catalog::routes())
+        .merge(orders::routes())
+        .merge(admin_orders::routes())
 }

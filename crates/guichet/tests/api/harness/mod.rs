@@ -1,5 +1,6 @@
 //! The test harness: a server process, a fresh database per test, an SMTP sink.
 
+pub mod receiver;
 pub mod smtp;
 
 use serde_json::{Value, json};
@@ -123,6 +124,10 @@ pub struct Server {
 impl Server {
     /// Start a sandbox server on `db`, delivering mail to `smtp` when given.
     pub fn start(db: &TestDb, smtp: Option<&SmtpSink>) -> Self {
+        Self::start_extra(db, smtp, Vec::new())
+    }
+
+    pub fn start_extra(db: &TestDb, smtp: Option<&SmtpSink>, extra: Vec<(String, String)>) -> Self {
         let mut env = vec![
             ("GUICHET_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
             ("GUICHET_DATA_DIR".to_owned(), db.dir.display().to_string()),
@@ -137,6 +142,7 @@ impl Server {
         if let Some(s) = smtp {
             env.push(("GUICHET_SMTP_URL".to_owned(), format!("smtp://{}", s.addr)));
         }
+        env.extend(extra);
         Self::start_with(env)
     }
 
@@ -380,9 +386,14 @@ pub struct World {
 
 impl World {
     pub async fn new(backend: Backend) -> Self {
+        Self::with_env(backend, Vec::new()).await
+    }
+
+    /// A world whose server gets `extra` environment variables on top of the defaults.
+    pub async fn with_env(backend: Backend, extra: Vec<(String, String)>) -> Self {
         let db = TestDb::new(backend).await;
         let smtp = SmtpSink::start().await;
-        let server = Server::start(&db, Some(&smtp));
+        let server = Server::start_extra(&db, Some(&smtp), extra);
         Self {
             server,
             smtp,

@@ -104,6 +104,16 @@ impl SmtpSink {
             .collect()
     }
 
+    /// Wait for a mail to `rcpt` whose text contains `needle`.
+    pub async fn wait_for(&self, rcpt: &str, needle: &str) -> Captured {
+        super::eventually(20, &format!("a mail to {rcpt} with {needle}"), || async {
+            self.to(rcpt)
+                .into_iter()
+                .find(|m| m.text().contains(needle))
+        })
+        .await
+    }
+
     /// Wait for a mail to `rcpt` containing `marker` and return the token that follows it.
     pub async fn wait_for_token(&self, rcpt: &str, marker: &str) -> String {
         super::eventually(20, &format!("a mail to {rcpt} with {marker}"), || async {

@@ -1,0 +1,255 @@
+//! What the order and service mails say, in French and English.
+
+use guichet_domain::Language;
+
+/// Subject, paragraphs, action (label, link) and closing lines of a mail.
+pub(super) type Parts = (String, Vec<String>, Option<(String, String)>, Vec<String>);
+
+#[derive(Debug, Clone)]
+pub enum OrderMail {
+    /// An order was placed: what it holds, the amount and the pay link.
+    Placed {
+        number: String,
+        total: String,
+        expires_on: String,
+        link: String,
+    },
+    /// The payment was received.
+    PaymentReceived {
+        number: String,
+        total: String,
+        link: String,
+    },
+    /// A payment attempt failed; the order waits for another one.
+    PaymentFailed {
+        number: String,
+        reason: String,
+        link: String,
+    },
+    /// Unpaid past its expiry date: cancelled.
+    Expired { number: String },
+    /// Cancelled by the customer or by the provider.
+    Cancelled { number: String, reason: String },
+    /// The provider needs documents before delivering.
+    DocumentsRequested {
+        number: String,
+        instructions: String,
+        due_on: String,
+        link: String,
+    },
+    /// Delivery failed on the provider's side; support is on it.
+    DeliveryFailed { number: String, link: String },
+    /// A service is delivered and ready.
+    ServiceReady {
+        name: String,
+        expires_on: String,
+        link: String,
+    },
+}
+
+impl OrderMail {
+    pub fn name(&self) -> &'static str {
+        match self {
+            OrderMail::Placed { .. } => "order_placed",
+            OrderMail::PaymentReceived { .. } => "order_payment_received",
+            OrderMail::PaymentFailed { .. } => "order_payment_failed",
+            OrderMail::Expired { .. } => "order_expired",
+            OrderMail::Cancelled { .. } => "order_cancelled",
+            OrderMail::DocumentsRequested { .. } => "order_documents_requested",
+            OrderMail::DeliveryFailed { .. } => "order_delivery_failed",
+            OrderMail::ServiceReady { .. } => "service_ready",
+        }
+    }
+
+    /// Subject, paragraphs, action and closing lines.
+    pub(super) fn parts(&self, lang: Language) -> Parts {
+        let fr = lang == Language::Fr;
+        let t = |f: String, e: String| if fr { f } else { e };
+        match self {
+            OrderMail::Placed {
+                number,
+                total,
+                expires_on,
+                link,
+            } => (
+                t(
+                    format!("Votre commande {number}"),
+                    format!("Your order {number}"),
+                ),
+                vec![t(
+                    format!(
+                        "Nous avons bien reçu votre commande {number} d'un montant de {total}. \
+                         Elle sera traitée dès réception du paiement, attendu avant le \
+                         {expires_on} ; passé cette date elle sera annulée."
+                    ),
+                    format!(
+                        "We received your order {number} for {total}. It will be processed as \
+                         soon as it is paid, before {expires_on}; after that date it will be \
+                         cancelled."
+                    ),
+                )],
+                Some((
+                    t("Payer ma commande".into(), "Pay my order".into()),
+                    link.clone(),
+                )),
+                vec![],
+            ),
+            OrderMail::PaymentReceived {
+                number,
+                total,
+                link,
+            } => (
+                t(
+                    format!("Paiement reçu pour la commande {number}"),
+                    format!("Payment received for order {number}"),
+                ),
+                vec![t(
+                    format!(
+                        "Nous avons reçu votre paiement de {total} pour la commande {number}. \
+                         Vous pouvez suivre chaque étape de la livraison dans votre espace client."
+                    ),
+                    format!(
+                        "We received your payment of {total} for order {number}. You can follow \
+                         each step of the delivery in your customer space."
+                    ),
+                )],
+                Some((
+                    t("Suivre ma commande".into(), "Follow my order".into()),
+                    link.clone(),
+                )),
+                vec![],
+            ),
+            OrderMail::PaymentFailed {
+                number,
+                reason,
+                link,
+            } => (
+                t(
+                    format!("Échec du paiement de la commande {number}"),
+                    format!("Payment of order {number} failed"),
+                ),
+                vec![t(
+                    format!(
+                        "Le paiement de votre commande {number} n'a pas abouti ({reason}). \
+                         Vous pouvez réessayer avec un autre moyen de paiement."
+                    ),
+                    format!(
+                        "The payment of your order {number} did not go through ({reason}). \
+                         You can try again with another payment method."
+                    ),
+                )],
+                Some((
+                    t("Payer ma commande".into(), "Pay my order".into()),
+                    link.clone(),
+                )),
+                vec![],
+            ),
+            OrderMail::Expired { number } => (
+                t(
+                    format!("Commande {number} annulée faute de paiement"),
+                    format!("Order {number} cancelled: not paid"),
+                ),
+                vec![t(
+                    format!(
+                        "Votre commande {number} n'a pas été payée dans le délai prévu ; elle a \
+                         été annulée. Rien ne vous a été prélevé. Vous pouvez passer une \
+                         nouvelle commande à tout moment."
+                    ),
+                    format!(
+                        "Your order {number} was not paid in time and has been cancelled. \
+                         Nothing was charged. You can place a new order at any time."
+                    ),
+                )],
+                None,
+                vec![],
+            ),
+            OrderMail::Cancelled { number, reason } => (
+                t(
+                    format!("Commande {number} annulée"),
+                    format!("Order {number} cancelled"),
+                ),
+                vec![t(
+                    format!("Votre commande {number} a été annulée : {reason}."),
+                    format!("Your order {number} was cancelled: {reason}."),
+                )],
+                None,
+                vec![],
+            ),
+            OrderMail::DocumentsRequested {
+                number,
+                instructions,
+                due_on,
+                link,
+            } => (
+                t(
+                    format!("Action requise : documents pour la commande {number}"),
+                    format!("Action needed: documents for order {number}"),
+                ),
+                vec![
+                    t(
+                        format!(
+                            "Pour livrer votre commande {number}, nous avons besoin de \
+                             documents de votre part avant le {due_on} :"
+                        ),
+                        format!(
+                            "To deliver your order {number}, we need documents from you \
+                             before {due_on}:"
+                        ),
+                    ),
+                    instructions.clone(),
+                ],
+                Some((
+                    t("Envoyer mes documents".into(), "Send my documents".into()),
+                    link.clone(),
+                )),
+                vec![],
+            ),
+            OrderMail::DeliveryFailed { number, link } => (
+                t(
+                    format!("Retard de livraison de la commande {number}"),
+                    format!("Delivery of order {number} is delayed"),
+                ),
+                vec![t(
+                    format!(
+                        "La livraison de votre commande {number} a rencontré un problème. Nos \
+                         équipes s'en occupent ; vous n'avez rien à faire."
+                    ),
+                    format!(
+                        "The delivery of your order {number} ran into a problem. Our teams are \
+                         on it; there is nothing you need to do."
+                    ),
+                )],
+                Some((
+                    t("Suivre ma commande".into(), "Follow my order".into()),
+                    link.clone(),
+                )),
+                vec![],
+            ),
+            OrderMail::ServiceReady {
+                name,
+                expires_on,
+                link,
+            } => (
+                t(
+                    format!("Votre service {name} est prêt"),
+                    format!("Your service {name} is ready"),
+                ),
+                vec![t(
+                    format!(
+                        "Votre service {name} est livré et prêt à l'emploi. Il expire le \
+                         {expires_on} ; le renouvellement automatique est activé."
+                    ),
+                    format!(
+                        "Your service {name} is delivered and ready to use. It expires on \
+                         {expires_on}; automatic renewal is on."
+                    ),
+                )],
+                Some((
+                    t("Voir mon service".into(), "See my service".into()),
+                    link.clone(),
+                )),
+                vec![],
+            ),
+        }
+    }
+}

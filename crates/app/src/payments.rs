@@ -1,0 +1,354 @@
+//! Paying an order. The payment row is written `pending` before the gateway is called, with
+//! a unique index allowing one live payment per order (so fifty concurrent pays make one
+//! charge), and the charge carries an idempotency key derived from it. The outcome is settled
+//! once: `succeeded` moves the order on, `failed` leaves it payable, and `unknown` (a timeout)
+//! is settled later by [`reconcile_due`] from what the gateway says, never charged again.
+
+use crate::accounts::language_of;
+use crate::gateway::{ChargeRequest, Gateway, Lookup, Outcome};
+use crate::mail::{self, MailKind, OrderMail};
+use crate::orders::{self, OrderView, format_money, record_event};
+use crate::{App, AppError, Result, ids};
+use guichet_domain::Language;
+use guichet_domain::order::OrderStatus;
+use guichet_store::payments::{self, PaymentRow};
+use guichet_store::{AnyConnection, orders as order_store};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+/// A `pending` payment untouched for this long is looked up at the gateway.
+const STALE_PENDING_MS: i64 = 60_000;
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayInput {
+    /// A gateway token (in sandbox mode, from `POST /api/v1/sandbox/gateway/tokens`).
+    pub source: Option<String>,
+}
+
+fn key_for(order_id: &str, payment_id: &str) -> String {
+    format!("order:{order_id}:{payment_id}")
+}
+
+/// Pay an unpaid order of `account_id`.
+pub async fn pay_order(
+    app: &App,
+    account_id: &str,
+    order_id: &str,
+    input: &PayInput,
+) -> Result<OrderView> {
+    if !ids::is_id(order_id) {
+        return Err(AppError::not_found("order_not_found"));
+    }
+    let order = {
+        let mut c = app.db.conn().await?;
+        order_store::get(&mut c, order_id, Some(account_id))
+            .await?
+            .ok_or_else(|| AppError::not_found("order_not_found"))?
+    };
+    check_payable(app, &order)?;
+    let now = app.now_ms();
+    let payment_id = ids::new_id(now);
+    let (gateway, source, label) = if order.total_minor == 0 {
+        (None, "free".to_owned(), None)
+    } else {
+        let gateway = Gateway::for_app(app).ok_or_else(|| {
+            AppError::conflict(
+                "no_payment_gateway",
+                "no payment gateway is configured on this installation",
+            )
+        })?;
+        let source = input
+            .source
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                AppError::field("source", "source_required", "a payment source is required")
+            })?;
+        let label = gateway.describe(app, source).await?.ok_or_else(|| {
+            AppError::field(
+                "source",
+                "invalid_payment_source",
+                "the gateway does not know this payment source",
+            )
+        })?;
+        (Some(gateway), source.to_owned(), Some(label))
+    };
+
+    let mut tx = app.db.begin().await?;
+    // Lock the order row (PostgreSQL) and check it is still unpaid, so a cancellation and a
+    // payment cannot both win.
+    if !touch_unpaid(tx.conn(), order_id, now).await? {
+        return Err(not_payable());
+    }
+    if payments::of_order(tx.conn(), order_id)
+        .await?
+        .iter()
+        .any(|p| matches!(p.state.as_str(), "pending" | "unknown" | "succeeded"))
+    {
+        drop(tx);
+        return Err(already_paying(app, order_id).await);
+    }
+    let row = PaymentRow {
+        id: payment_id.clone(),
+        account_id: account_id.to_owned(),
+        order_id: order_id.to_owned(),
+        amount_minor: order.total_minor,
+        currency: order.currency.clone(),
+        state: "pending".into(),
+        gateway: gateway.map_or("none", Gateway::name).to_owned(),
+        idempotency_key: key_for(order_id, &payment_id),
+        source: source.clone(),
+        method_label: label,
+        gateway_ref: None,
+        failure_code: None,
+        created_at: now,
+        updated_at: now,
+        settled_at: None,
+    };
+    match payments::insert(tx.conn(), &row).await {
+        Ok(()) => {}
+        Err(e) if e.is_unique_on("payments") || e.is_unique_on("order_id") => {
+            drop(tx);
+            return Err(already_paying(app, order_id).await);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tx.commit().await?;
+
+    let outcome = match gateway {
+        None => Outcome::Succeeded {
+            charge_id: "free".into(),
+        },
+        Some(g) => g
+            .charge(
+                app,
+                &ChargeRequest {
+                    idempotency_key: &row.idempotency_key,
+                    source: &source,
+                    amount_minor: row.amount_minor,
+                    currency: &row.currency,
+                },
+            )
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e.message, "charge outcome unknown");
+                Outcome::Unknown
+            }),
+    };
+    settle(app, &row, &outcome).await?;
+    orders::get(app, Some(account_id), order_id).await
+}
+
+fn not_payable() -> AppError {
+    AppError::conflict(
+        "order_not_payable",
+        "this order is not waiting for a payment",
+    )
+}
+
+fn check_payable(app: &App, o: &guichet_store::orders::OrderRow) -> Result<()> {
+    if o.status != OrderStatus::NotPaid.as_str() {
+        return Err(not_payable());
+    }
+    if o.expires_at <= app.now_ms() {
+        return Err(AppError::conflict(
+            "order_expired",
+            "this order expired unpaid; place a new one",
+        ));
+    }
+    Ok(())
+}
+
+async fn touch_unpaid(c: &mut AnyConnection, order_id: &str, now: i64) -> Result<bool> {
+    Ok(order_store::touch_if_status(c, order_id, OrderStatus::NotPaid.as_str(), now).await?)
+}
+
+async fn already_paying(app: &App, order_id: &str) -> AppError {
+    let paid = match app.db.conn().await {
+        Ok(mut c) => payments::of_order(&mut c, order_id)
+            .await
+            .map(|ps| ps.iter().any(|p| p.state == "succeeded"))
+            .unwrap_or(false),
+        Err(_) => false,
+    };
+    if paid {
+        AppError::conflict("order_already_paid", "this order is already paid")
+    } else {
+        AppError::conflict(
+            "payment_in_progress",
+            "a payment of this order is being processed",
+        )
+    }
+}
+
+/// Record a gateway outcome for a payment, once; a success moves the order on.
+pub async fn settle(app: &App, p: &PaymentRow, outcome: &Outcome) -> Result<()> {
+    let now = app.now_ms();
+    let mut tx = app.db.begin().await?;
+    let (state, gateway_ref, failure) = match outcome {
+        Outcome::Succeeded { charge_id } => ("succeeded", Some(charge_id.as_str()), None),
+        Outcome::Failed { code } => ("failed", None, Some(code.as_str())),
+        Outcome::Unknown => ("unknown", None, None),
+    };
+    if p.state == "unknown" && state == "unknown" {
+        return Ok(());
+    }
+    // Order row first, then the payment: the same lock order as paying and cancelling.
+    order_store::lock(tx.conn(), &p.order_id, now).await?;
+    if !payments::settle(tx.conn(), &p.id, state, gateway_ref, failure, now).await? {
+        // Settled by someone else already.
+        return Ok(());
+    }
+    let Some(order) = order_store::get(tx.conn(), &p.order_id, None).await? else {
+        return Err(AppError::internal("payment without order"));
+    };
+    let account = orders::account_of(tx.conn(), &order).await?;
+    let lang = language_of(&account);
+    let amount = format_money(p.amount_minor, &p.currency);
+    let method = p.method_label.clone().unwrap_or_default();
+    let link = app.config.link(&format!("/orders/{}", order.id));
+    match outcome {
+        Outcome::Succeeded { .. } => {
+            if !order_store::transition(
+                tx.conn(),
+                &order.id,
+                OrderStatus::NotPaid.as_str(),
+                OrderStatus::Checking.as_str(),
+                now,
+            )
+            .await?
+            {
+                // Cannot happen while the order row is locked by the payment; kept loud.
+                tracing::error!(order = %order.id, payment = %p.id, "payment succeeded on an order that was no longer unpaid: refund needed");
+                tx.commit().await?;
+                return Ok(());
+            }
+            record_event(
+                app,
+                tx.conn(),
+                &order.id,
+                "payment_received",
+                match lang {
+                    Language::Fr => format!("Paiement de {amount} reçu ({method})."),
+                    Language::En => format!("Payment of {amount} received ({method})."),
+                },
+                "system",
+                None,
+            )
+            .await?;
+            mail::enqueue(
+                app,
+                tx.conn(),
+                &crate::accounts::recipient(&account),
+                &MailKind::Order(OrderMail::PaymentReceived {
+                    number: order.number.clone(),
+                    total: amount,
+                    link,
+                }),
+            )
+            .await?;
+            crate::fulfilment::after_payment(app, tx.conn(), &order, &account).await?;
+        }
+        Outcome::Failed { code } => {
+            let reason = failure_text(code, lang);
+            record_event(
+                app,
+                tx.conn(),
+                &order.id,
+                "payment_failed",
+                match lang {
+                    Language::Fr => format!("Le paiement de {amount} a échoué : {reason}."),
+                    Language::En => format!("The payment of {amount} failed: {reason}."),
+                },
+                "system",
+                Some(("pay", order.expires_at)),
+            )
+            .await?;
+            mail::enqueue(
+                app,
+                tx.conn(),
+                &crate::accounts::recipient(&account),
+                &MailKind::Order(OrderMail::PaymentFailed {
+                    number: order.number.clone(),
+                    reason: reason.to_owned(),
+                    link,
+                }),
+            )
+            .await?;
+        }
+        Outcome::Unknown => {
+            record_event(
+                app,
+                tx.conn(),
+                &order.id,
+                "payment_pending",
+                match lang {
+                    Language::Fr => format!(
+                        "Le paiement de {amount} attend la confirmation de la banque ; \
+                         il ne sera pas débité deux fois."
+                    ),
+                    Language::En => format!(
+                        "The payment of {amount} awaits the bank's confirmation; it will not \
+                         be charged twice."
+                    ),
+                },
+                "system",
+                None,
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    app.outbox_signal.notify_waiters();
+    Ok(())
+}
+
+fn failure_text(code: &str, lang: Language) -> &'static str {
+    match (code, lang == Language::Fr) {
+        ("card_declined", true) => "carte refusée",
+        ("card_declined", false) => "card declined",
+        ("insufficient_funds", true) => "provision insuffisante",
+        ("insufficient_funds", false) => "insufficient funds",
+        ("expired_card", true) => "carte expirée",
+        ("expired_card", false) => "card expired",
+        ("abandoned", true) => "paiement interrompu",
+        ("abandoned", false) => "payment interrupted",
+        (_, true) => "paiement refusé",
+        (_, false) => "payment refused",
+    }
+}
+
+/// Settle payments whose outcome is unknown (timeouts, a process killed mid-payment) from
+/// what the gateway recorded under their idempotency key. Returns how many were settled.
+pub async fn reconcile_due(app: &App) -> Result<usize> {
+    let now = app.now_ms();
+    let rows = {
+        let mut c = app.db.conn().await?;
+        payments::unsettled(&mut c, now - STALE_PENDING_MS, 200).await?
+    };
+    let mut n = 0;
+    for p in rows {
+        let outcome = match Gateway::parse(&p.gateway) {
+            Some(g) => match g.lookup(app, &p.idempotency_key).await? {
+                Lookup::Found(o) => o,
+                // The gateway never took it: nothing was charged.
+                Lookup::NotFound => Outcome::Failed {
+                    code: "abandoned".into(),
+                },
+            },
+            // A free order whose process died before settling.
+            None if p.gateway == "none" => Outcome::Succeeded {
+                charge_id: "free".into(),
+            },
+            None => continue,
+        };
+        if outcome == Outcome::Unknown {
+            continue;
+        }
+        settle(app, &p, &outcome).await?;
+        n += 1;
+    }
+    Ok(n)
+}

@@ -1,0 +1,369 @@
+//! Orders, their lines, their dated follow-up history and the documents customers send.
+
+use crate::Result;
+use sqlx::{AnyConnection, FromRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OrderRow {
+    pub id: String,
+    pub account_id: String,
+    pub number: String,
+    pub kind: String,
+    pub status: String,
+    pub currency: String,
+    pub net_minor: i64,
+    pub vat_minor: i64,
+    pub total_minor: i64,
+    pub tax_treatment: String,
+    pub tax_country: Option<String>,
+    pub action_required: Option<String>,
+    pub action_due_at: Option<i64>,
+    pub delivery_error: Option<String>,
+    pub expires_at: i64,
+    pub paid_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub cancelled_at: Option<i64>,
+    pub cancel_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, account_id, number, kind, status, currency, net_minor, vat_minor, \
+    total_minor, tax_treatment, tax_country, action_required, action_due_at, delivery_error, \
+    expires_at, paid_at, delivered_at, cancelled_at, cancel_reason, created_at, updated_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct LineRow {
+    pub order_id: String,
+    pub line_no: i64,
+    pub product_code: String,
+    pub product_name: String,
+    pub plan_code: String,
+    pub plan_name: String,
+    pub period: String,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+    pub setup_fee_minor: i64,
+    pub vat_rate_bp: i64,
+    pub net_minor: i64,
+    pub vat_minor: i64,
+    pub total_minor: i64,
+    pub domain: Option<String>,
+    pub service_id: Option<String>,
+}
+
+const LINE_COLUMNS: &str = "order_id, line_no, product_code, product_name, plan_code, \
+    plan_name, period, quantity, unit_price_minor, setup_fee_minor, vat_rate_bp, net_minor, \
+    vat_minor, total_minor, domain, service_id";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct EventRow {
+    pub id: String,
+    pub order_id: String,
+    pub at: i64,
+    pub label: String,
+    pub message: String,
+    pub actor: String,
+    pub action_required: Option<String>,
+    pub action_due_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DocumentRow {
+    pub id: String,
+    pub order_id: String,
+    pub account_id: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub message: String,
+    pub created_at: i64,
+}
+
+pub async fn insert(c: &mut AnyConnection, o: &OrderRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO orders (id, account_id, number, kind, status, currency, net_minor, \
+         vat_minor, total_minor, tax_treatment, tax_country, action_required, action_due_at, \
+         delivery_error, expires_at, paid_at, delivered_at, cancelled_at, cancel_reason, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+         $14, $15, $16, $17, $18, $19, $20, $21)",
+    )
+    .bind(&o.id)
+    .bind(&o.account_id)
+    .bind(&o.number)
+    .bind(&o.kind)
+    .bind(&o.status)
+    .bind(&o.currency)
+    .bind(o.net_minor)
+    .bind(o.vat_minor)
+    .bind(o.total_minor)
+    .bind(&o.tax_treatment)
+    .bind(&o.tax_country)
+    .bind(&o.action_required)
+    .bind(o.action_due_at)
+    .bind(&o.delivery_error)
+    .bind(o.expires_at)
+    .bind(o.paid_at)
+    .bind(o.delivered_at)
+    .bind(o.cancelled_at)
+    .bind(&o.cancel_reason)
+    .bind(o.created_at)
+    .bind(o.updated_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_line(c: &mut AnyConnection, l: &LineRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO order_lines (order_id, line_no, product_code, product_name, plan_code, \
+         plan_name, period, quantity, unit_price_minor, setup_fee_minor, vat_rate_bp, \
+         net_minor, vat_minor, total_minor, domain, service_id) VALUES ($1, $2, $3, $4, $5, \
+         $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(&l.order_id)
+    .bind(l.line_no)
+    .bind(&l.product_code)
+    .bind(&l.product_name)
+    .bind(&l.plan_code)
+    .bind(&l.plan_name)
+    .bind(&l.period)
+    .bind(l.quantity)
+    .bind(l.unit_price_minor)
+    .bind(l.setup_fee_minor)
+    .bind(l.vat_rate_bp)
+    .bind(l.net_minor)
+    .bind(l.vat_minor)
+    .bind(l.total_minor)
+    .bind(&l.domain)
+    .bind(&l.service_id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_event(c: &mut AnyConnection, e: &EventRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO order_events (id, order_id, seq, at, label, message, actor, \
+         action_required, action_due_at) SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, \
+         $6, $7, $8 FROM order_events WHERE order_id = $2",
+    )
+    .bind(&e.id)
+    .bind(&e.order_id)
+    .bind(e.at)
+    .bind(&e.label)
+    .bind(&e.message)
+    .bind(&e.actor)
+    .bind(&e.action_required)
+    .bind(e.action_due_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// One order, scoped to its account (`None` for operators).
+pub async fn get(
+    c: &mut AnyConnection,
+    id: &str,
+    account_id: Option<&str>,
+) -> Result<Option<OrderRow>> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM orders WHERE id = $1 AND ($2 = '' OR account_id = $2)");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(account_id.unwrap_or(""))
+        .fetch_optional(c)
+        .await?)
+}
+
+/// Orders newest first, optionally of one account and in one status.
+pub async fn list(
+    c: &mut AnyConnection,
+    account_id: Option<&str>,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<OrderRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM orders WHERE ($1 = '' OR account_id = $1) \
+         AND ($2 = '' OR status = $2) ORDER BY created_at DESC, id DESC LIMIT $3"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(account_id.unwrap_or(""))
+        .bind(status.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(c)
+        .await?)
+}
+
+pub async fn lines(c: &mut AnyConnection, order_id: &str) -> Result<Vec<LineRow>> {
+    let sql =
+        format!("SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id = $1 ORDER BY line_no");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(order_id)
+        .fetch_all(c)
+        .await?)
+}
+
+pub async fn events(c: &mut AnyConnection, order_id: &str) -> Result<Vec<EventRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, order_id, at, label, message, actor, action_required, action_due_at \
+         FROM order_events WHERE order_id = $1 ORDER BY seq",
+    )
+    .bind(order_id)
+    .fetch_all(c)
+    .await?)
+}
+
+/// Move an order from `from` to `to`; false when it was no longer in `from` (someone else
+/// moved it first), so each transition happens once.
+pub async fn transition(
+    c: &mut AnyConnection,
+    id: &str,
+    from: &str,
+    to: &str,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE orders SET status = $3, updated_at = $4, \
+         paid_at = CASE WHEN $3 = 'checking' AND paid_at IS NULL THEN $4 ELSE paid_at END, \
+         delivered_at = CASE WHEN $3 = 'delivered' THEN $4 ELSE delivered_at END, \
+         cancelled_at = CASE WHEN $3 = 'cancelled' THEN $4 ELSE cancelled_at END, \
+         delivery_error = CASE WHEN $3 = 'delivering' THEN NULL ELSE delivery_error END, \
+         action_required = NULL, action_due_at = NULL \
+         WHERE id = $1 AND status = $2",
+    )
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Set what the customer must do and by when (after a transition, which clears it).
+pub async fn set_action(
+    c: &mut AnyConnection,
+    id: &str,
+    action: Option<&str>,
+    due_at: Option<i64>,
+) -> Result<()> {
+    sqlx::query("UPDATE orders SET action_required = $2, action_due_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(action)
+        .bind(due_at)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_cancel_reason(c: &mut AnyConnection, id: &str, reason: &str) -> Result<()> {
+    sqlx::query("UPDATE orders SET cancel_reason = $2 WHERE id = $1")
+        .bind(id)
+        .bind(reason)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_delivery_error(
+    c: &mut AnyConnection,
+    id: &str,
+    error: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE orders SET delivery_error = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(error)
+        .bind(now)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_line_service(
+    c: &mut AnyConnection,
+    order_id: &str,
+    line_no: i64,
+    service_id: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE order_lines SET service_id = COALESCE(service_id, $3) \
+         WHERE order_id = $1 AND line_no = $2",
+    )
+    .bind(order_id)
+    .bind(line_no)
+    .bind(service_id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Unpaid orders past their expiry date.
+pub async fn expired_unpaid(c: &mut AnyConnection, now: i64, limit: i64) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM orders WHERE status = 'not_paid' AND expires_at <= $1 \
+         ORDER BY expires_at, id LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(c)
+    .await?)
+}
+
+pub async fn insert_document(c: &mut AnyConnection, d: &DocumentRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO order_documents (id, order_id, account_id, file_name, content_type, \
+         size_bytes, sha256, message, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&d.id)
+    .bind(&d.order_id)
+    .bind(&d.account_id)
+    .bind(&d.file_name)
+    .bind(&d.content_type)
+    .bind(d.size_bytes)
+    .bind(&d.sha256)
+    .bind(&d.message)
+    .bind(d.created_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn documents(c: &mut AnyConnection, order_id: &str) -> Result<Vec<DocumentRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, order_id, account_id, file_name, content_type, size_bytes, sha256, message, \
+         created_at FROM order_documents WHERE order_id = $1 ORDER BY created_at, id",
+    )
+    .bind(order_id)
+    .fetch_all(c)
+    .await?)
+}
+
+/// Touch an order still in `status` (taking its row lock on PostgreSQL); false if it moved.
+pub async fn touch_if_status(
+    c: &mut AnyConnection,
+    id: &str,
+    status: &str,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query("UPDATE orders SET updated_at = $3 WHERE id = $1 AND status = $2")
+        .bind(id)
+        .bind(status)
+        .bind(now)
+        .execute(c)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Take the order's row lock (PostgreSQL) before touching its payments, so that every
+/// transaction on an order and its payments locks in the same order: order first.
+pub async fn lock(c: &mut AnyConnection, id: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE orders SET updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(c)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -1,0 +1,225 @@
+//! Payments of orders and their states (`pending` → `succeeded` | `failed` | `unknown`; an
+//! `unknown` outcome is settled later from the gateway), plus the sandbox gateway's own
+//! tables: the card tokens it issued and the charges it took, keyed by idempotency key.
+
+use crate::Result;
+use sqlx::{AnyConnection, FromRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PaymentRow {
+    pub id: String,
+    pub account_id: String,
+    pub order_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub state: String,
+    pub gateway: String,
+    pub idempotency_key: String,
+    pub source: String,
+    pub method_label: Option<String>,
+    pub gateway_ref: Option<String>,
+    pub failure_code: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub settled_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, account_id, order_id, amount_minor, currency, state, gateway, \
+    idempotency_key, source, method_label, gateway_ref, failure_code, created_at, updated_at, \
+    settled_at";
+
+/// Insert a `pending` payment. A unique violation on `payments_one_live` means the order
+/// already has a payment in flight or succeeded.
+pub async fn insert(c: &mut AnyConnection, p: &PaymentRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO payments (id, account_id, order_id, amount_minor, currency, state, gateway, \
+         idempotency_key, source, method_label, gateway_ref, failure_code, created_at, \
+         updated_at, settled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+         $13, $14, $15)",
+    )
+    .bind(&p.id)
+    .bind(&p.account_id)
+    .bind(&p.order_id)
+    .bind(p.amount_minor)
+    .bind(&p.currency)
+    .bind(&p.state)
+    .bind(&p.gateway)
+    .bind(&p.idempotency_key)
+    .bind(&p.source)
+    .bind(&p.method_label)
+    .bind(&p.gateway_ref)
+    .bind(&p.failure_code)
+    .bind(p.created_at)
+    .bind(p.updated_at)
+    .bind(p.settled_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<PaymentRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(c)
+        .await?)
+}
+
+pub async fn of_order(c: &mut AnyConnection, order_id: &str) -> Result<Vec<PaymentRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM payments WHERE order_id = $1 ORDER BY created_at, id");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(order_id)
+        .fetch_all(c)
+        .await?)
+}
+
+/// Whether the order has a payment in flight (`pending` or `unknown`).
+pub async fn in_flight(c: &mut AnyConnection, order_id: &str) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM payments WHERE order_id = $1 AND state IN ('pending', 'unknown')",
+    )
+    .bind(order_id)
+    .fetch_one(c)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Settle a payment that is still `pending` or `unknown`; false if it was settled already.
+pub async fn settle(
+    c: &mut AnyConnection,
+    id: &str,
+    state: &str,
+    gateway_ref: Option<&str>,
+    failure_code: Option<&str>,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE payments SET state = $2, gateway_ref = COALESCE($3, gateway_ref), \
+         failure_code = $4, updated_at = $5, \
+         settled_at = CASE WHEN $2 IN ('succeeded', 'failed') THEN $5 ELSE settled_at END \
+         WHERE id = $1 AND state IN ('pending', 'unknown')",
+    )
+    .bind(id)
+    .bind(state)
+    .bind(gateway_ref)
+    .bind(failure_code)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Payments whose outcome is not known: `unknown` ones, and `pending` ones last touched
+/// before `stale_before` (the process that started them died).
+pub async fn unsettled(
+    c: &mut AnyConnection,
+    stale_before: i64,
+    limit: i64,
+) -> Result<Vec<PaymentRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM payments WHERE state = 'unknown' \
+         OR (state = 'pending' AND updated_at < $1) ORDER BY updated_at, id LIMIT $2"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(stale_before)
+        .bind(limit)
+        .fetch_all(c)
+        .await?)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SandboxCardRow {
+    pub token: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: i64,
+    pub exp_year: i64,
+    pub behaviour: String,
+    pub created_at: i64,
+}
+
+pub async fn sandbox_insert_card(c: &mut AnyConnection, r: &SandboxCardRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sandbox_cards (token, brand, last4, exp_month, exp_year, behaviour, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&r.token)
+    .bind(&r.brand)
+    .bind(&r.last4)
+    .bind(r.exp_month)
+    .bind(r.exp_year)
+    .bind(&r.behaviour)
+    .bind(r.created_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn sandbox_card(c: &mut AnyConnection, token: &str) -> Result<Option<SandboxCardRow>> {
+    Ok(sqlx::query_as(
+        "SELECT token, brand, last4, exp_month, exp_year, behaviour, created_at \
+         FROM sandbox_cards WHERE token = $1",
+    )
+    .bind(token)
+    .fetch_optional(c)
+    .await?)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SandboxChargeRow {
+    pub idempotency_key: String,
+    pub charge_id: String,
+    pub token: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub outcome: String,
+    pub created_at: i64,
+}
+
+/// Record a charge once per idempotency key; returns the stored charge (the first one when
+/// the key was seen before).
+pub async fn sandbox_charge(
+    c: &mut AnyConnection,
+    r: &SandboxChargeRow,
+) -> Result<SandboxChargeRow> {
+    sqlx::query(
+        "INSERT INTO sandbox_charges (idempotency_key, charge_id, token, amount_minor, currency, \
+         outcome, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(&r.idempotency_key)
+    .bind(&r.charge_id)
+    .bind(&r.token)
+    .bind(r.amount_minor)
+    .bind(&r.currency)
+    .bind(&r.outcome)
+    .bind(r.created_at)
+    .execute(&mut *c)
+    .await?;
+    sandbox_find_charge(c, &r.idempotency_key)
+        .await?
+        .ok_or(crate::StoreError::NotFound)
+}
+
+pub async fn sandbox_find_charge(
+    c: &mut AnyConnection,
+    key: &str,
+) -> Result<Option<SandboxChargeRow>> {
+    Ok(sqlx::query_as(
+        "SELECT idempotency_key, charge_id, token, amount_minor, currency, outcome, created_at \
+         FROM sandbox_charges WHERE idempotency_key = $1",
+    )
+    .bind(key)
+    .fetch_optional(c)
+    .await?)
+}
+
+/// How many charges the sandbox took for one idempotency-key prefix (tests: one per order).
+pub async fn sandbox_count_charges(c: &mut AnyConnection, key_prefix: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sandbox_charges WHERE idempotency_key LIKE $1 AND outcome = 'succeeded'",
+    )
+    .bind(format!("{key_prefix}%"))
+    .fetch_one(c)
+    .await?)
+}
