@@ -29,6 +29,25 @@ pub struct AppConfig {
     pub seller_country: String,
     /// Days an unpaid order waits before it is cancelled.
     pub order_expiry_days: i64,
+    /// Who issues the invoices, as printed on them.
+    pub seller: SellerSettings,
+    /// Invoice numbers are `{prefix}{YYYY}-{seq}`; credit notes `{prefix}AV{YYYY}-{seq}`.
+    pub invoice_prefix: String,
+}
+
+/// The seller's identity frozen into every invoice.
+#[derive(Debug, Clone)]
+pub struct SellerSettings {
+    pub name: String,
+    pub address_lines: Vec<String>,
+    pub postal_code: Option<String>,
+    pub city: Option<String>,
+    /// ISO 3166-1 alpha-2 (the VAT seller country).
+    pub country: String,
+    pub vat_number: Option<String>,
+    /// Registration identifiers, e.g. `("SIREN", "123456789")`.
+    pub legal_ids: Vec<(String, String)>,
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +110,17 @@ impl AppConfig {
             builtin_provisioner_all: false,
             seller_country: "FR".into(),
             order_expiry_days: 7,
+            seller: SellerSettings {
+                name: "Guichet Demo Hosting SAS".into(),
+                address_lines: vec!["1 place de la Bourse".into()],
+                postal_code: Some("69002".into()),
+                city: Some("Lyon".into()),
+                country: "FR".into(),
+                vat_number: Some("FR40303265045".into()),
+                legal_ids: vec![("SIREN".into(), "303265045".into())],
+                email: Some("billing@guichet.localhost".into()),
+            },
+            invoice_prefix: "GC".into(),
         }
     }
 }

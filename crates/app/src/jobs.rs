@@ -14,6 +14,7 @@ pub async fn run_due(app: &App) -> Result<DueReport> {
     // Settle unknown payments first: an order paid in fact must not expire.
     let payments_reconciled = crate::payments::reconcile_due(app).await?;
     let orders_expired = crate::orders::expire_due(app).await?;
+    crate::idempotency::purge(app).await?;
     Ok(DueReport {
         orders_expired,
         payments_reconciled,

@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 /// A `pending` payment untouched for this long is looked up at the gateway.
 const STALE_PENDING_MS: i64 = 60_000;
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayInput {
     /// A gateway token (in sandbox mode, from `POST /api/v1/sandbox/gateway/tokens`).
@@ -246,6 +246,17 @@ pub async fn settle(app: &App, p: &PaymentRow, outcome: &Outcome) -> Result<()> 
                     number: order.number.clone(),
                     total: amount,
                     link,
+                }),
+            )
+            .await?;
+            crate::invoices::issue_for_order(
+                app,
+                tx.conn(),
+                &order,
+                &account,
+                p.method_label.as_deref().unwrap_or(match lang {
+                    Language::Fr => "aucun paiement dû",
+                    Language::En => "nothing due",
                 }),
             )
             .await?;

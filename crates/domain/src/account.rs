@@ -146,14 +146,23 @@ pub const ORGANISATION_MAX: usize = 200;
 pub const ADDRESS_LINE_MAX: usize = 200;
 pub const POSTAL_CODE_MAX: usize = 20;
 
-/// VAT identification numbers: a two-letter prefix then 2 to 13 letters or digits. The
-/// per-country check digits come with the billing rules.
+/// VAT identification numbers. EU numbers (and Northern Ireland's `XI`) are checked in full,
+/// check digits included ([`crate::vat_number`]); other countries' tax numbers keep a loose
+/// syntax: a two-letter prefix then 2 to 13 letters or digits.
 pub fn vat_number(input: &str) -> Result<String, FieldError> {
     let v: String = input
         .chars()
         .filter(|c| !matches!(c, ' ' | '.' | '-'))
         .collect::<String>()
         .to_ascii_uppercase();
+    let prefix = v.get(..2).unwrap_or("");
+    let eu = crate::country::CountryCode::parse(prefix).is_ok_and(|c| c.is_eu())
+        || matches!(prefix, "EL" | "XI");
+    if eu {
+        return crate::vat_number::VatNumber::parse(&v)
+            .map(|n| n.as_str().to_owned())
+            .map_err(FieldError::from);
+    }
     let ok = v.len() >= 4
         && v.len() <= 15
         && v[..2].chars().all(|c| c.is_ascii_uppercase())

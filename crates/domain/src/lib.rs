@@ -16,6 +16,7 @@ pub mod phone;
 pub mod pricing;
 pub mod tax;
 pub mod validation;
+pub mod vat_number;
 
 pub use account::{
     AccountKind, AccountState, ApiTokenScope, CustomerCode, NewAccount, ProfilePatch,

@@ -49,6 +49,18 @@ pub struct Config {
     pub seller_country: String,
     /// Days an unpaid order waits for its payment before it is cancelled.
     pub order_expiry_days: i64,
+    /// The seller printed on invoices (default: `provider_name`).
+    pub seller_name: Option<String>,
+    /// Street lines of the seller's address.
+    pub seller_address: Vec<String>,
+    pub seller_postal_code: Option<String>,
+    pub seller_city: Option<String>,
+    pub seller_vat_number: Option<String>,
+    /// Registration identifiers as `LABEL=value`, e.g. `SIREN=123456789`.
+    pub seller_legal_ids: Vec<String>,
+    pub seller_email: Option<String>,
+    /// Invoice numbers are `{prefix}{YYYY}-{seq}`; credit notes `{prefix}AV{YYYY}-{seq}`.
+    pub invoice_prefix: String,
 }
 
 impl Default for Config {
@@ -76,12 +88,27 @@ impl Default for Config {
             builtin_provisioner_all: false,
             seller_country: "FR".into(),
             order_expiry_days: 7,
+            seller_name: None,
+            seller_address: Vec::new(),
+            seller_postal_code: None,
+            seller_city: None,
+            seller_vat_number: None,
+            seller_legal_ids: Vec::new(),
+            seller_email: None,
+            invoice_prefix: "GC".into(),
         }
     }
 }
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn split_list(v: &str, sep: char) -> Vec<String> {
+    v.split(sep)
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn flag(v: &str) -> Result<bool> {
@@ -181,6 +208,30 @@ impl Config {
         if let Some(v) = env("GUICHET_ORDER_EXPIRY_DAYS") {
             self.order_expiry_days = v.parse().context("GUICHET_ORDER_EXPIRY_DAYS")?;
         }
+        if let Some(v) = env("GUICHET_SELLER_NAME") {
+            self.seller_name = Some(v);
+        }
+        if let Some(v) = env("GUICHET_SELLER_ADDRESS") {
+            self.seller_address = split_list(&v, ';');
+        }
+        if let Some(v) = env("GUICHET_SELLER_POSTAL_CODE") {
+            self.seller_postal_code = Some(v);
+        }
+        if let Some(v) = env("GUICHET_SELLER_CITY") {
+            self.seller_city = Some(v);
+        }
+        if let Some(v) = env("GUICHET_SELLER_VAT_NUMBER") {
+            self.seller_vat_number = Some(v);
+        }
+        if let Some(v) = env("GUICHET_SELLER_LEGAL_IDS") {
+            self.seller_legal_ids = split_list(&v, ';');
+        }
+        if let Some(v) = env("GUICHET_SELLER_EMAIL") {
+            self.seller_email = Some(v);
+        }
+        if let Some(v) = env("GUICHET_INVOICE_PREFIX") {
+            self.invoice_prefix = v;
+        }
         if let Some(v) = env("GUICHET_LOG_FORMAT") {
             self.log_format = v;
         }
@@ -234,6 +285,25 @@ impl Config {
             .is_none()
         {
             bail!("seller_country must be an EU country code, e.g. FR");
+        }
+        if self.invoice_prefix.is_empty()
+            || self.invoice_prefix.len() > 10
+            || !self
+                .invoice_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            bail!("invoice_prefix must be 1 to 10 letters, digits or dashes");
+        }
+        if let Some(v) = &self.seller_vat_number
+            && let Err(e) = guichet_domain::account::vat_number(v)
+        {
+            bail!("seller_vat_number: {}", e.message);
+        }
+        for id in &self.seller_legal_ids {
+            if !id.contains('=') {
+                bail!("seller_legal_ids: {id:?} is not LABEL=value");
+            }
         }
         if !(1..=90).contains(&self.order_expiry_days) {
             bail!("order_expiry_days must be between 1 and 90");
@@ -294,6 +364,25 @@ impl Config {
             builtin_provisioner_all: self.builtin_provisioner_all,
             seller_country: self.seller_country.clone(),
             order_expiry_days: self.order_expiry_days,
+            seller: guichet_app::config::SellerSettings {
+                name: self
+                    .seller_name
+                    .clone()
+                    .unwrap_or_else(|| self.provider_name.clone()),
+                address_lines: self.seller_address.clone(),
+                postal_code: self.seller_postal_code.clone(),
+                city: self.seller_city.clone(),
+                country: self.seller_country.clone(),
+                vat_number: self.seller_vat_number.clone(),
+                legal_ids: self
+                    .seller_legal_ids
+                    .iter()
+                    .filter_map(|s| s.split_once('='))
+                    .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                    .collect(),
+                email: self.seller_email.clone(),
+            },
+            invoice_prefix: self.invoice_prefix.clone(),
         }
     }
 }

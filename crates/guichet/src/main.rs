@@ -114,6 +114,15 @@ fn main() -> Result<()> {
                     if c.provisioning_url.is_none() {
                         c.builtin_provisioner_all = true;
                     }
+                    // A seller identity for the demo's invoices, unless one is configured.
+                    if c.seller_name.is_none() {
+                        c.seller_name = Some("Guichet Demo Hosting SAS".into());
+                        c.seller_address = vec!["1 place de la Bourse".into()];
+                        c.seller_postal_code = Some("69002".into());
+                        c.seller_city = Some("Lyon".into());
+                        c.seller_vat_number = Some("FR40303265045".into());
+                        c.seller_legal_ids = vec!["SIREN=303265045".into()];
+                    }
                 }
                 serve::init_tracing(&c);
                 serve::serve(c, demo, !no_worker).await

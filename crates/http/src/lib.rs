@@ -4,6 +4,7 @@
 
 mod error;
 mod extract;
+mod idempotent;
 mod middleware;
 pub mod openapi;
 mod routes;

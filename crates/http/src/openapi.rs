@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the wire types.
 
-use crate::routes::{admin, admin_orders, auth, catalog, me, ops, orders};
+use crate::routes::{admin, admin_orders, auth, catalog, invoices, me, ops, orders};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -50,6 +50,8 @@ impl Modify for Security {
         admin_orders::list_orders, admin_orders::get_order, admin_orders::delivery, admin_orders::documents_request,
         admin_orders::download_document, admin_orders::validate, admin_orders::cancel, admin_orders::get_service,
         admin_orders::list_webhooks, admin_orders::get_webhook, admin_orders::replay_webhook,
+        invoices::list_invoices, invoices::list_credit_notes, invoices::get_invoice, invoices::export_csv,
+        invoices::admin_list, invoices::admin_get, invoices::credit,
     ),
     modifiers(&Security),
     tags(
@@ -62,6 +64,7 @@ impl Modify for Security {
         (name = "catalog", description = "Products and plans for sale"),
         (name = "orders", description = "Orders, their follow-up and payment"),
         (name = "services", description = "Delivered services"),
+        (name = "invoices", description = "Invoices and credit notes"),
         (name = "sandbox", description = "The sandbox gateway (sandbox mode only)"),
         (name = "admin", description = "Operators"),
     )

@@ -13,6 +13,8 @@ mod db;
 pub mod emails;
 mod error;
 pub mod factors;
+pub mod idempotency;
+pub mod invoices;
 pub mod operators;
 pub mod orders;
 pub mod payments;

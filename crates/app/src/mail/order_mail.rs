@@ -39,6 +39,19 @@ pub enum OrderMail {
     },
     /// Delivery failed on the provider's side; support is on it.
     DeliveryFailed { number: String, link: String },
+    /// An invoice was issued (for a paid order).
+    InvoiceIssued {
+        number: String,
+        total: String,
+        link: String,
+    },
+    /// A credit note was issued against an invoice.
+    CreditNoteIssued {
+        number: String,
+        invoice: String,
+        total: String,
+        link: String,
+    },
     /// A service is delivered and ready.
     ServiceReady {
         name: String,
@@ -57,6 +70,8 @@ impl OrderMail {
             OrderMail::Cancelled { .. } => "order_cancelled",
             OrderMail::DocumentsRequested { .. } => "order_documents_requested",
             OrderMail::DeliveryFailed { .. } => "order_delivery_failed",
+            OrderMail::InvoiceIssued { .. } => "invoice_issued",
+            OrderMail::CreditNoteIssued { .. } => "credit_note_issued",
             OrderMail::ServiceReady { .. } => "service_ready",
         }
     }
@@ -221,6 +236,53 @@ impl OrderMail {
                 )],
                 Some((
                     t("Suivre ma commande".into(), "Follow my order".into()),
+                    link.clone(),
+                )),
+                vec![],
+            ),
+            OrderMail::InvoiceIssued {
+                number,
+                total,
+                link,
+            } => (
+                t(
+                    format!("Votre facture {number}"),
+                    format!("Your invoice {number}"),
+                ),
+                vec![t(
+                    format!(
+                        "Votre facture {number} d'un montant de {total} est disponible dans \
+                         votre espace client, au format PDF."
+                    ),
+                    format!(
+                        "Your invoice {number} for {total} is available in your customer \
+                         space, as a PDF."
+                    ),
+                )],
+                Some((
+                    t("Voir ma facture".into(), "See my invoice".into()),
+                    link.clone(),
+                )),
+                vec![],
+            ),
+            OrderMail::CreditNoteIssued {
+                number,
+                invoice,
+                total,
+                link,
+            } => (
+                t(
+                    format!("Votre avoir {number}"),
+                    format!("Your credit note {number}"),
+                ),
+                vec![t(
+                    format!("Un avoir {number} de {total} a été émis sur votre facture {invoice}."),
+                    format!(
+                        "A credit note {number} for {total} was issued on your invoice {invoice}."
+                    ),
+                )],
+                Some((
+                    t("Voir mon avoir".into(), "See my credit note".into()),
                     link.clone(),
                 )),
                 vec![],

@@ -7,6 +7,7 @@ mod harness;
 mod accounts;
 mod catalog;
 mod contact_points;
+mod invoices;
 mod isolation;
 mod mail_delivery;
 mod ops;

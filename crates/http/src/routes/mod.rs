@@ -4,6 +4,7 @@ pub(crate) mod admin;
 pub(crate) mod admin_orders;
 pub(crate) mod auth;
 pub(crate) mod catalog;
+pub(crate) mod invoices;
 pub(crate) mod me;
 pub(crate) mod ops;
 pub(crate) mod orders;
@@ -19,5 +20,6 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(catalog::routes())
         .merge(orders::routes())
+        .merge(invoices::routes())
         .merge(admin_orders::routes())
 }

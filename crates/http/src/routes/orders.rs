@@ -5,10 +5,11 @@
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Auth, Json};
+use crate::idempotent;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use guichet_app::gateway::{self, SandboxToken};
@@ -65,18 +66,27 @@ pub async fn list_orders(
     ))
 }
 
-/// Place an order from plan lines; it waits for its payment (default 7 days).
+/// Place an order from plan lines; it waits for its payment (default 7 days). With an
+/// `Idempotency-Key` header, a retry with the same key and body returns the first answer.
 #[utoipa::path(post, path = "/api/v1/me/orders", tag = "orders", security(("bearer" = [])), request_body = NewOrder,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: same key and body → the stored answer")),
     responses((status = 201, body = OrderView), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_order(
     State(s): State<AppState>,
     Auth(p): Auth,
+    headers: HeaderMap,
     Json(b): Json<NewOrder>,
-) -> ApiResult<(StatusCode, Json<OrderView>)> {
-    Ok((
+) -> ApiResult<Response> {
+    idempotent::run(
+        &s,
+        &p.account_id,
+        &headers,
+        "POST /api/v1/me/orders",
+        &b,
         StatusCode::CREATED,
-        Json(orders::create(&s.app, &p.account, &b).await?),
-    ))
+        || async { Ok(orders::create(&s.app, &p.account, &b).await?) },
+    )
+    .await
 }
 
 /// One order: lines, totals, follow-up (step, history, action required), payments, documents.
@@ -91,19 +101,29 @@ pub async fn get_order(
 }
 
 /// Pay an unpaid order with a gateway token. A payment in flight or done makes another
-/// attempt a 409; a timeout leaves the payment `unknown` until the gateway is asked.
+/// attempt a 409; a timeout leaves the payment `unknown` until the gateway is asked. With an
+/// `Idempotency-Key` header, a retry with the same key and body returns the first answer.
 #[utoipa::path(post, path = "/api/v1/me/orders/{id}/pay", tag = "orders", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = PayInput,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: same key and body → the stored answer")), request_body = PayInput,
     responses((status = 200, body = OrderView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn pay_order(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Json(b): Json<PayInput>,
-) -> ApiResult<Json<OrderView>> {
-    Ok(Json(
-        payments::pay_order(&s.app, &p.account_id, &id, &b).await?,
-    ))
+) -> ApiResult<Response> {
+    let route = format!("POST /api/v1/me/orders/{id}/pay");
+    idempotent::run(
+        &s,
+        &p.account_id,
+        &headers,
+        &route,
+        &b,
+        StatusCode::OK,
+        || async { Ok(payments::pay_order(&s.app, &p.account_id, &id, &b).await?) },
+    )
+    .await
 }
 
 /// Cancel an order that is not paid yet.

@@ -138,6 +138,24 @@ impl Server {
                 "8".to_owned(),
             ),
             ("RUST_LOG".to_owned(), "warn".to_owned()),
+            (
+                "GUICHET_SELLER_NAME".to_owned(),
+                "Guichet Test Hosting SAS".to_owned(),
+            ),
+            (
+                "GUICHET_SELLER_ADDRESS".to_owned(),
+                "1 place de la Bourse".to_owned(),
+            ),
+            ("GUICHET_SELLER_POSTAL_CODE".to_owned(), "69002".to_owned()),
+            ("GUICHET_SELLER_CITY".to_owned(), "Lyon".to_owned()),
+            (
+                "GUICHET_SELLER_VAT_NUMBER".to_owned(),
+                "FR40303265045".to_owned(),
+            ),
+            (
+                "GUICHET_SELLER_LEGAL_IDS".to_owned(),
+                "SIREN=303265045;RCS=Lyon B 303 265 045".to_owned(),
+            ),
         ];
         if let Some(s) = smtp {
             env.push(("GUICHET_SMTP_URL".to_owned(), format!("smtp://{}", s.addr)));

@@ -1,0 +1,161 @@
+//! Legal invoices and credit notes. Numbers come from a per-series, per-year counter bumped in
+//! the issuing transaction: the counter row stays locked until commit (PostgreSQL) or the
+//! single writer holds it (SQLite), and a rolled-back transaction takes its number back with
+//! it, so numbers stay gapless across concurrent payments and nodes. A numbered document is
+//! never updated or deleted.
+
+use crate::Result;
+use sqlx::{AnyConnection, FromRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct InvoiceRow {
+    pub id: String,
+    pub account_id: String,
+    /// `invoice` or `credit_note`.
+    pub kind: String,
+    pub number: String,
+    pub series: String,
+    pub year: i64,
+    pub seq: i64,
+    pub order_id: Option<String>,
+    pub credited_invoice_id: Option<String>,
+    pub issued_at: i64,
+    /// `YYYY-MM-DD` (UTC).
+    pub issue_date: String,
+    pub currency: String,
+    pub net_minor: i64,
+    pub vat_minor: i64,
+    pub total_minor: i64,
+    pub tax_treatment: String,
+    /// The frozen document (seller, buyer, lines, totals, payment, mentions) as JSON.
+    pub document: String,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, account_id, kind, number, series, year, seq, order_id, \
+    credited_invoice_id, issued_at, issue_date, currency, net_minor, vat_minor, total_minor, \
+    tax_treatment, document, created_at";
+
+/// The next number of `series` in `year`, taken inside the caller's transaction.
+pub async fn next_seq(c: &mut AnyConnection, series: &str, year: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO invoice_sequences (series, year, last_value) VALUES ($1, $2, 1) \
+         ON CONFLICT (series, year) DO UPDATE SET last_value = invoice_sequences.last_value + 1 \
+         RETURNING last_value",
+    )
+    .bind(series)
+    .bind(year)
+    .fetch_one(c)
+    .await?)
+}
+
+pub async fn insert(c: &mut AnyConnection, r: &InvoiceRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO invoices (id, account_id, kind, number, series, year, seq, order_id, \
+         credited_invoice_id, issued_at, issue_date, currency, net_minor, vat_minor, \
+         total_minor, tax_treatment, document, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+         $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+    )
+    .bind(&r.id)
+    .bind(&r.account_id)
+    .bind(&r.kind)
+    .bind(&r.number)
+    .bind(&r.series)
+    .bind(r.year)
+    .bind(r.seq)
+    .bind(&r.order_id)
+    .bind(&r.credited_invoice_id)
+    .bind(r.issued_at)
+    .bind(&r.issue_date)
+    .bind(&r.currency)
+    .bind(r.net_minor)
+    .bind(r.vat_minor)
+    .bind(r.total_minor)
+    .bind(&r.tax_treatment)
+    .bind(&r.document)
+    .bind(r.created_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// One document, scoped to its account (`None` for operators).
+pub async fn get(
+    c: &mut AnyConnection,
+    id: &str,
+    account_id: Option<&str>,
+) -> Result<Option<InvoiceRow>> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM invoices WHERE id = $1 AND ($2 = '' OR account_id = $2)");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(account_id.unwrap_or(""))
+        .fetch_optional(c)
+        .await?)
+}
+
+pub async fn of_order(c: &mut AnyConnection, order_id: &str) -> Result<Option<InvoiceRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM invoices WHERE order_id = $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(order_id)
+        .fetch_optional(c)
+        .await?)
+}
+
+/// Filters of a document list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter<'a> {
+    pub account_id: Option<&'a str>,
+    /// `invoice` or `credit_note`.
+    pub kind: Option<&'a str>,
+    /// Inclusive `YYYY-MM-DD` bounds of the issue date.
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    /// Keyset: documents strictly before this `(issued_at, id)`.
+    pub before: Option<(i64, &'a str)>,
+    pub limit: i64,
+}
+
+/// Documents newest first.
+pub async fn list(c: &mut AnyConnection, f: &ListFilter<'_>) -> Result<Vec<InvoiceRow>> {
+    let (at, id) = f.before.unwrap_or((i64::MAX, ""));
+    let sql = format!(
+        "SELECT {COLUMNS} FROM invoices WHERE ($1 = '' OR account_id = $1) \
+         AND ($2 = '' OR kind = $2) AND ($3 = '' OR issue_date >= $3) \
+         AND ($4 = '' OR issue_date <= $4) \
+         AND (issued_at < $5 OR (issued_at = $5 AND id < $6) OR $6 = '') \
+         ORDER BY issued_at DESC, id DESC LIMIT $7"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(f.account_id.unwrap_or(""))
+        .bind(f.kind.unwrap_or(""))
+        .bind(f.from.unwrap_or(""))
+        .bind(f.to.unwrap_or(""))
+        .bind(at)
+        .bind(id)
+        .bind(f.limit)
+        .fetch_all(c)
+        .await?)
+}
+
+/// Sum of the credit notes already issued against an invoice.
+pub async fn credited_total(c: &mut AnyConnection, invoice_id: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(total_minor), 0) AS BIGINT) FROM invoices \
+         WHERE credited_invoice_id = $1",
+    )
+    .bind(invoice_id)
+    .fetch_one(c)
+    .await?)
+}
+
+/// Every number of a series and year, in order (for audits and tests of gaplessness).
+pub async fn numbers(c: &mut AnyConnection, series: &str, year: i64) -> Result<Vec<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT seq FROM invoices WHERE series = $1 AND year = $2 ORDER BY seq")
+            .bind(series)
+            .bind(year)
+            .fetch_all(c)
+            .await?,
+    )
+}
