@@ -33,6 +33,14 @@ pub struct AppConfig {
     pub seller: SellerSettings,
     /// Invoice numbers are `{prefix}{YYYY}-{seq}`; credit notes `{prefix}AV{YYYY}-{seq}`.
     pub invoice_prefix: String,
+    /// The provider's bank account for payments by transfer (`None`: no transfers).
+    pub bank_transfer: Option<BankTransferSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BankTransferSettings {
+    pub iban: String,
+    pub bic: String,
 }
 
 /// The seller's identity frozen into every invoice.
@@ -121,6 +129,7 @@ impl AppConfig {
                 email: Some("billing@guichet.localhost".into()),
             },
             invoice_prefix: "GC".into(),
+            bank_transfer: None,
         }
     }
 }

@@ -266,6 +266,41 @@ pub async fn sandbox_tokenize(
     })
 }
 
+/// The sandbox gateway's side of a SEPA mandate: the IBAN becomes a token that can be
+/// debited. `DE62 3704 0044 0532 0130 01` is the test IBAN whose debits fail
+/// (`insufficient_funds`); every other valid IBAN is debited.
+pub async fn sandbox_tokenize_iban(
+    app: &App,
+    iban: &guichet_domain::iban::Iban,
+    _holder: &str,
+) -> Result<String> {
+    if !app.config.sandbox {
+        return Err(AppError::conflict(
+            "no_payment_gateway",
+            "no payment gateway is configured on this installation",
+        ));
+    }
+    let now = app.now_ms();
+    let s = iban.as_str();
+    let row = SandboxCardRow {
+        token: format!("tok_sandbox_sepa_{}", crate::crypto::random_hex(12)),
+        brand: "SEPA".into(),
+        last4: s[s.len() - 4..].to_owned(),
+        exp_month: 12,
+        exp_year: 2099,
+        behaviour: if s == "DE62370400440532013001" {
+            "insufficient_funds".into()
+        } else {
+            "success".into()
+        },
+        created_at: now,
+    };
+    let mut tx = app.db.begin().await?;
+    payments::sandbox_insert_card(tx.conn(), &row).await?;
+    tx.commit().await?;
+    Ok(row.token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -799,8 +799,14 @@ pub async fn expire_due(app: &App) -> Result<usize> {
         let Some(o) = orders::get(tx.conn(), &id, None).await? else {
             continue;
         };
-        // A payment still being settled decides first.
-        if o.status != OrderStatus::NotPaid.as_str() || payments::in_flight(tx.conn(), &id).await? {
+        if o.status != OrderStatus::NotPaid.as_str() {
+            continue;
+        }
+        // A transfer never received no longer holds the order; a card payment still being
+        // settled decides first.
+        orders::lock(tx.conn(), &id, now).await?;
+        crate::transfers::fail_overdue(app, tx.conn(), &o).await?;
+        if payments::in_flight(tx.conn(), &id).await? {
             continue;
         }
         let Some(account) = guichet_store::accounts::by_id(tx.conn(), &o.account_id).await? else {

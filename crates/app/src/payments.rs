@@ -22,12 +22,83 @@ const STALE_PENDING_MS: i64 = 60_000;
 #[derive(Debug, Clone, Deserialize, serde::Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayInput {
-    /// A gateway token (in sandbox mode, from `POST /api/v1/sandbox/gateway/tokens`).
+    /// A saved payment method of the account; without it (and without `source`), the default.
+    pub payment_method_id: Option<String>,
+    /// Or a one-off gateway token (in sandbox mode, from `POST /api/v1/sandbox/gateway/tokens`).
     pub source: Option<String>,
 }
 
 fn key_for(order_id: &str, payment_id: &str) -> String {
     format!("order:{order_id}:{payment_id}")
+}
+
+/// How an order is paid.
+enum Means {
+    /// Nothing is due.
+    Free,
+    /// A gateway charge of `source` (a token).
+    Charge {
+        gateway: Gateway,
+        source: String,
+        label: String,
+        method_id: Option<String>,
+    },
+    /// The customer transfers the money; an operator marks it received.
+    Transfer { method_id: String },
+}
+
+async fn means(app: &App, account_id: &str, total: i64, input: &PayInput) -> Result<Means> {
+    if total == 0 {
+        return Ok(Means::Free);
+    }
+    let no_gateway = || {
+        AppError::conflict(
+            "no_payment_gateway",
+            "no payment gateway is configured on this installation",
+        )
+    };
+    if let Some(source) = input.source.as_deref().map(str::trim) {
+        if source.is_empty() || input.payment_method_id.is_some() {
+            return Err(AppError::field(
+                "source",
+                "invalid_payment_source",
+                "give either a payment method or a source",
+            ));
+        }
+        let gateway = Gateway::for_app(app).ok_or_else(no_gateway)?;
+        let label = gateway.describe(app, source).await?.ok_or_else(|| {
+            AppError::field(
+                "source",
+                "invalid_payment_source",
+                "the gateway does not know this payment source",
+            )
+        })?;
+        return Ok(Means::Charge {
+            gateway,
+            source: source.to_owned(),
+            label,
+            method_id: None,
+        });
+    }
+    let m =
+        crate::payment_methods::for_payment(app, account_id, input.payment_method_id.as_deref())
+            .await?;
+    if m.kind == "bank_transfer" {
+        return Ok(Means::Transfer { method_id: m.id });
+    }
+    let gateway = Gateway::parse(&m.gateway).ok_or_else(no_gateway)?;
+    let source = m.token.clone().ok_or_else(|| {
+        AppError::conflict(
+            "payment_method_unusable",
+            "this payment method has no token",
+        )
+    })?;
+    Ok(Means::Charge {
+        gateway,
+        source,
+        label: m.label,
+        method_id: Some(m.id),
+    })
 }
 
 /// Pay an unpaid order of `account_id`.
@@ -49,32 +120,28 @@ pub async fn pay_order(
     check_payable(app, &order)?;
     let now = app.now_ms();
     let payment_id = ids::new_id(now);
-    let (gateway, source, label) = if order.total_minor == 0 {
-        (None, "free".to_owned(), None)
-    } else {
-        let gateway = Gateway::for_app(app).ok_or_else(|| {
-            AppError::conflict(
-                "no_payment_gateway",
-                "no payment gateway is configured on this installation",
-            )
-        })?;
-        let source = input
-            .source
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                AppError::field("source", "source_required", "a payment source is required")
-            })?;
-        let label = gateway.describe(app, source).await?.ok_or_else(|| {
-            AppError::field(
-                "source",
-                "invalid_payment_source",
-                "the gateway does not know this payment source",
-            )
-        })?;
-        (Some(gateway), source.to_owned(), Some(label))
+    let means = means(app, account_id, order.total_minor, input).await?;
+    let (gateway, source, label, method_id) = match &means {
+        Means::Free => (None, "free".to_owned(), None, None),
+        Means::Charge {
+            gateway,
+            source,
+            label,
+            method_id,
+        } => (
+            Some(*gateway),
+            source.clone(),
+            Some(label.clone()),
+            method_id.clone(),
+        ),
+        Means::Transfer { method_id } => (
+            None,
+            "bank_transfer".to_owned(),
+            Some(format!("Bank transfer {}", order.number)),
+            Some(method_id.clone()),
+        ),
     };
+    let transfer = matches!(means, Means::Transfer { .. });
 
     let mut tx = app.db.begin().await?;
     // Lock the order row (PostgreSQL) and check it is still unpaid, so a cancellation and a
@@ -97,7 +164,11 @@ pub async fn pay_order(
         amount_minor: order.total_minor,
         currency: order.currency.clone(),
         state: "pending".into(),
-        gateway: gateway.map_or("none", Gateway::name).to_owned(),
+        gateway: if transfer {
+            "bank_transfer".to_owned()
+        } else {
+            gateway.map_or("none", Gateway::name).to_owned()
+        },
         idempotency_key: key_for(order_id, &payment_id),
         source: source.clone(),
         method_label: label,
@@ -106,6 +177,7 @@ pub async fn pay_order(
         created_at: now,
         updated_at: now,
         settled_at: None,
+        payment_method_id: method_id,
     };
     match payments::insert(tx.conn(), &row).await {
         Ok(()) => {}
@@ -114,6 +186,12 @@ pub async fn pay_order(
             return Err(already_paying(app, order_id).await);
         }
         Err(e) => return Err(e.into()),
+    }
+    if transfer {
+        crate::transfers::await_transfer(app, tx.conn(), &order, &row).await?;
+        tx.commit().await?;
+        app.outbox_signal.notify_waiters();
+        return orders::get(app, Some(account_id), order_id).await;
     }
     tx.commit().await?;
 
@@ -200,6 +278,17 @@ pub async fn settle(app: &App, p: &PaymentRow, outcome: &Outcome) -> Result<()> 
     if !payments::settle(tx.conn(), &p.id, state, gateway_ref, failure, now).await? {
         // Settled by someone else already.
         return Ok(());
+    }
+    if let Some(m) = &p.payment_method_id {
+        match outcome {
+            Outcome::Failed { .. } => {
+                guichet_store::payment_methods::record_outcome(tx.conn(), m, Some(now)).await?
+            }
+            Outcome::Succeeded { .. } => {
+                guichet_store::payment_methods::record_outcome(tx.conn(), m, None).await?
+            }
+            Outcome::Unknown => {}
+        }
     }
     let Some(order) = order_store::get(tx.conn(), &p.order_id, None).await? else {
         return Err(AppError::internal("payment without order"));

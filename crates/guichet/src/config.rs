@@ -61,6 +61,10 @@ pub struct Config {
     pub seller_email: Option<String>,
     /// Invoice numbers are `{prefix}{YYYY}-{seq}`; credit notes `{prefix}AV{YYYY}-{seq}`.
     pub invoice_prefix: String,
+    /// The provider's IBAN and BIC shown to customers paying by bank transfer (unset: no
+    /// transfers).
+    pub bank_transfer_iban: Option<String>,
+    pub bank_transfer_bic: Option<String>,
 }
 
 impl Default for Config {
@@ -96,6 +100,8 @@ impl Default for Config {
             seller_legal_ids: Vec::new(),
             seller_email: None,
             invoice_prefix: "GC".into(),
+            bank_transfer_iban: None,
+            bank_transfer_bic: None,
         }
     }
 }
@@ -229,6 +235,12 @@ impl Config {
         if let Some(v) = env("GUICHET_SELLER_EMAIL") {
             self.seller_email = Some(v);
         }
+        if let Some(v) = env("GUICHET_BANK_TRANSFER_IBAN") {
+            self.bank_transfer_iban = Some(v);
+        }
+        if let Some(v) = env("GUICHET_BANK_TRANSFER_BIC") {
+            self.bank_transfer_bic = Some(v);
+        }
         if let Some(v) = env("GUICHET_INVOICE_PREFIX") {
             self.invoice_prefix = v;
         }
@@ -299,6 +311,17 @@ impl Config {
             && let Err(e) = guichet_domain::account::vat_number(v)
         {
             bail!("seller_vat_number: {}", e.message);
+        }
+        match (&self.bank_transfer_iban, &self.bank_transfer_bic) {
+            (None, None) => {}
+            (Some(iban), Some(bic)) => {
+                guichet_domain::iban::Iban::parse(iban)
+                    .map_err(|e| anyhow::anyhow!("bank_transfer_iban: {}", e.message))?;
+                if !(8..=11).contains(&bic.trim().len()) {
+                    bail!("bank_transfer_bic must have 8 or 11 characters");
+                }
+            }
+            _ => bail!("bank_transfer_iban and bank_transfer_bic go together"),
         }
         for id in &self.seller_legal_ids {
             if !id.contains('=') {
@@ -383,6 +406,15 @@ impl Config {
                 email: self.seller_email.clone(),
             },
             invoice_prefix: self.invoice_prefix.clone(),
+            bank_transfer: match (&self.bank_transfer_iban, &self.bank_transfer_bic) {
+                (Some(iban), Some(bic)) => Some(guichet_app::config::BankTransferSettings {
+                    iban: guichet_domain::iban::Iban::parse(iban)
+                        .map(|i| i.as_str().to_owned())
+                        .unwrap_or_else(|_| iban.clone()),
+                    bic: bic.trim().to_ascii_uppercase(),
+                }),
+                _ => None,
+            },
         }
     }
 }

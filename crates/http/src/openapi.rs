@@ -1,6 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the wire types.
 
-use crate::routes::{admin, admin_orders, auth, catalog, invoices, me, ops, orders};
+use crate::routes::{
+    admin, admin_orders, auth, catalog, invoices, me, ops, orders, payment_methods,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -52,6 +54,9 @@ impl Modify for Security {
         admin_orders::list_webhooks, admin_orders::get_webhook, admin_orders::replay_webhook,
         invoices::list_invoices, invoices::list_credit_notes, invoices::get_invoice, invoices::export_csv,
         invoices::admin_list, invoices::admin_get, invoices::credit,
+        invoices::invoice_pdf, invoices::export_zip, invoices::admin_pdf,
+        payment_methods::list_methods, payment_methods::add_method, payment_methods::delete_method,
+        payment_methods::default_method, payment_methods::transfer_received,
     ),
     modifiers(&Security),
     tags(
@@ -65,6 +70,7 @@ impl Modify for Security {
         (name = "orders", description = "Orders, their follow-up and payment"),
         (name = "services", description = "Delivered services"),
         (name = "invoices", description = "Invoices and credit notes"),
+        (name = "payment-methods", description = "Cards, SEPA direct debit, bank transfer"),
         (name = "sandbox", description = "The sandbox gateway (sandbox mode only)"),
         (name = "admin", description = "Operators"),
     )

@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod invoices;
 pub mod operators;
 pub mod orders;
+pub mod payment_methods;
 pub mod payments;
 pub mod rate_limits;
 pub mod security_events;

@@ -22,11 +22,13 @@ pub struct PaymentRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub settled_at: Option<i64>,
+    /// The saved method charged, if any.
+    pub payment_method_id: Option<String>,
 }
 
 const COLUMNS: &str = "id, account_id, order_id, amount_minor, currency, state, gateway, \
     idempotency_key, source, method_label, gateway_ref, failure_code, created_at, updated_at, \
-    settled_at";
+    settled_at, payment_method_id";
 
 /// Insert a `pending` payment. A unique violation on `payments_one_live` means the order
 /// already has a payment in flight or succeeded.
@@ -34,8 +36,8 @@ pub async fn insert(c: &mut AnyConnection, p: &PaymentRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO payments (id, account_id, order_id, amount_minor, currency, state, gateway, \
          idempotency_key, source, method_label, gateway_ref, failure_code, created_at, \
-         updated_at, settled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-         $13, $14, $15)",
+         updated_at, settled_at, payment_method_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+         $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(&p.id)
     .bind(&p.account_id)
@@ -52,6 +54,7 @@ pub async fn insert(c: &mut AnyConnection, p: &PaymentRow) -> Result<()> {
     .bind(p.created_at)
     .bind(p.updated_at)
     .bind(p.settled_at)
+    .bind(&p.payment_method_id)
     .execute(c)
     .await?;
     Ok(())

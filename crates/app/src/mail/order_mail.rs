@@ -26,6 +26,14 @@ pub enum OrderMail {
         reason: String,
         link: String,
     },
+    /// Paying by bank transfer: where to send the money, with which reference, by when.
+    TransferInstructions {
+        number: String,
+        total: String,
+        iban: String,
+        bic: String,
+        due_on: String,
+    },
     /// Unpaid past its expiry date: cancelled.
     Expired { number: String },
     /// Cancelled by the customer or by the provider.
@@ -66,6 +74,7 @@ impl OrderMail {
             OrderMail::Placed { .. } => "order_placed",
             OrderMail::PaymentReceived { .. } => "order_payment_received",
             OrderMail::PaymentFailed { .. } => "order_payment_failed",
+            OrderMail::TransferInstructions { .. } => "order_transfer_instructions",
             OrderMail::Expired { .. } => "order_expired",
             OrderMail::Cancelled { .. } => "order_cancelled",
             OrderMail::DocumentsRequested { .. } => "order_documents_requested",
@@ -157,6 +166,35 @@ impl OrderMail {
                     t("Payer ma commande".into(), "Pay my order".into()),
                     link.clone(),
                 )),
+                vec![],
+            ),
+            OrderMail::TransferInstructions {
+                number,
+                total,
+                iban,
+                bic,
+                due_on,
+            } => (
+                t(
+                    format!("Virement attendu pour la commande {number}"),
+                    format!("Bank transfer expected for order {number}"),
+                ),
+                vec![
+                    t(
+                        format!(
+                            "Pour payer votre commande {number}, virez {total} avant le \
+                             {due_on} sur le compte ci-dessous, avec la référence {number} \
+                             (sans elle, nous ne pourrons pas rapprocher votre paiement)."
+                        ),
+                        format!(
+                            "To pay your order {number}, transfer {total} before {due_on} to \
+                             the account below, with the reference {number} (without it we \
+                             cannot match your payment)."
+                        ),
+                    ),
+                    format!("IBAN : {iban} — BIC : {bic}"),
+                ],
+                None,
                 vec![],
             ),
             OrderMail::Expired { number } => (

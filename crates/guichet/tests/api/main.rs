@@ -12,5 +12,6 @@ mod isolation;
 mod mail_delivery;
 mod ops;
 mod orders;
+mod payment_methods;
 mod security;
 mod validation;

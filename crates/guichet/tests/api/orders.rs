@@ -630,7 +630,10 @@ async fn payment_outcomes(b: Backend) {
     let (st, v) = s
         .post(&format!("/api/v1/me/orders/{id}/pay"), Some(&t), json!({}))
         .await;
-    assert_eq!((st, v["code"].as_str()), (422, Some("source_required")));
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (422, Some("payment_method_required"))
+    );
     // Cards are checked at the gateway's door.
     let (st, v) = s
         .post(

@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use guichet_app::invoice_pdf;
 use guichet_app::invoices::{self, CREDIT_NOTE, INVOICE, InvoicePage, InvoiceView, ListQuery};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -17,10 +18,13 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/me/invoices", get(list_invoices))
         .route("/api/v1/me/invoices/export.csv", get(export_csv))
+        .route("/api/v1/me/invoices/export.zip", get(export_zip))
         .route("/api/v1/me/invoices/{id}", get(get_invoice))
+        .route("/api/v1/me/invoices/{id}/pdf", get(invoice_pdf))
         .route("/api/v1/me/credit-notes", get(list_credit_notes))
         .route("/api/v1/admin/invoices", get(admin_list))
         .route("/api/v1/admin/invoices/{id}", get(admin_get))
+        .route("/api/v1/admin/invoices/{id}/pdf", get(admin_pdf))
         .route("/api/v1/admin/invoices/{id}/credit-notes", post(credit))
 }
 
@@ -188,4 +192,46 @@ pub async fn credit(
         StatusCode::CREATED,
         Json(invoices::credit_in_full(&s.app, &op, &id, &b.reason).await?),
     ))
+}
+
+fn download(content_type: &'static str, name: &str, bytes: Vec<u8>) -> Response {
+    crate::routes::orders::file_response(content_type, name, bytes)
+}
+
+/// The invoice (or credit note) as PDF/A-3b with its Factur-X XML embedded.
+#[utoipa::path(get, path = "/api/v1/me/invoices/{id}/pdf", tag = "invoices", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "PDF/A-3b", content_type = "application/pdf"), (status = 404, body = ErrorBody)))]
+pub async fn invoice_pdf(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (name, bytes) = invoice_pdf::pdf(&s.app, Some(&p.account_id), &id).await?;
+    Ok(download("application/pdf", &name, bytes))
+}
+
+/// The PDFs of every invoice and credit note issued between two dates, in one ZIP.
+#[utoipa::path(get, path = "/api/v1/me/invoices/export.zip", tag = "invoices", security(("bearer" = [])), params(ExportQuery),
+    responses((status = 200, description = "ZIP of PDFs", content_type = "application/zip"), (status = 422, body = ErrorBody)))]
+pub async fn export_zip(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    let bytes = invoice_pdf::zip(&s.app, &p.account_id, q.from.as_deref(), q.to.as_deref()).await?;
+    Ok(download("application/zip", "invoices.zip", bytes))
+}
+
+/// Any invoice or credit note as PDF (closed accounts' included).
+#[utoipa::path(get, path = "/api/v1/admin/invoices/{id}/pdf", tag = "admin", security(("operator" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "PDF/A-3b", content_type = "application/pdf"), (status = 404, body = ErrorBody)))]
+pub async fn admin_pdf(
+    State(s): State<AppState>,
+    OperatorAuth(_op): OperatorAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (name, bytes) = invoice_pdf::pdf(&s.app, None, &id).await?;
+    Ok(download("application/pdf", &name, bytes))
 }

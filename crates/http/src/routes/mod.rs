@@ -8,6 +8,7 @@ pub(crate) mod invoices;
 pub(crate) mod me;
 pub(crate) mod ops;
 pub(crate) mod orders;
+pub(crate) mod payment_methods;
 
 use crate::AppState;
 use axum::Router;
@@ -21,5 +22,6 @@ pub fn routes() -> Router<AppState> {
         .merge(catalog::routes())
         .merge(orders::routes())
         .merge(invoices::routes())
+        .merge(payment_methods::routes())
         .merge(admin_orders::routes())
 }

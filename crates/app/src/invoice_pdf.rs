@@ -1,0 +1,155 @@
+//! Invoice and credit note PDFs (PDF/A-3b with the Factur-X XML embedded), rendered from the
+//! frozen document on each download, and a ZIP of the PDFs of a date range.
+
+use crate::invoices::{self, InvoiceDocument, ListQuery};
+use crate::zip::ZipWriter;
+use crate::{App, AppError, Result};
+use guichet_domain::Currency;
+
+/// Most documents in one ZIP.
+pub const ZIP_MAX: usize = 1000;
+
+fn party(p: &invoices::PartyDoc) -> guichet_pdf::Party {
+    guichet_pdf::Party {
+        name: p.name.clone(),
+        organisation: p.organisation.clone(),
+        address_lines: p.address_lines.clone(),
+        postal_code: p.postal_code.clone(),
+        city: p.city.clone(),
+        country: p.country.clone(),
+        vat_number: p.vat_number.clone(),
+        legal_ids: p
+            .legal_ids
+            .iter()
+            .map(|l| (l.label.clone(), l.value.clone()))
+            .collect(),
+        email: p.email.clone(),
+    }
+}
+
+fn bp(v: i64) -> u32 {
+    u32::try_from(v).unwrap_or(0)
+}
+
+pub fn to_pdf_model(d: &InvoiceDocument) -> guichet_pdf::Invoice {
+    guichet_pdf::Invoice {
+        kind: match &d.credited_invoice_number {
+            Some(n) if d.kind == invoices::CREDIT_NOTE => guichet_pdf::DocumentKind::CreditNote {
+                original_number: n.clone(),
+            },
+            _ => guichet_pdf::DocumentKind::Invoice,
+        },
+        number: d.number.clone(),
+        issue_date: d.issue_date.clone(),
+        currency: d.currency.clone(),
+        currency_exponent: Currency::parse(&d.currency).map_or(2, Currency::exponent),
+        language: d.language.clone(),
+        seller: party(&d.seller),
+        buyer: party(&d.buyer),
+        lines: d
+            .lines
+            .iter()
+            .map(|l| guichet_pdf::Line {
+                description: l.description.clone(),
+                period: l.period_start.clone().zip(l.period_end.clone()),
+                quantity: l.quantity,
+                unit_price_minor: l.unit_price_minor,
+                vat_rate_bp: bp(l.vat_rate_bp),
+                net_minor: l.net_minor,
+                vat_minor: l.vat_minor,
+            })
+            .collect(),
+        totals_per_rate: d
+            .totals_per_rate
+            .iter()
+            .map(|r| guichet_pdf::RateTotal {
+                rate_bp: bp(r.rate_bp),
+                net_minor: r.net_minor,
+                vat_minor: r.vat_minor,
+            })
+            .collect(),
+        net_total_minor: d.net_total_minor,
+        vat_total_minor: d.vat_total_minor,
+        grand_total_minor: d.grand_total_minor,
+        tax_treatment: d.tax_treatment.clone(),
+        payment: d.payment.as_ref().map(|p| guichet_pdf::Payment {
+            date: p.date.clone(),
+            method: p.method.clone(),
+            amount_minor: p.amount_minor,
+        }),
+        mentions: {
+            let mut m = d.mentions.clone();
+            if let Some(r) = &d.reason {
+                m.insert(0, r.clone());
+            }
+            m
+        },
+    }
+}
+
+/// Render off the async threads (PDF generation is CPU work).
+pub async fn render(d: InvoiceDocument) -> Result<Vec<u8>> {
+    let number = d.number.clone();
+    tokio::task::spawn_blocking(move || guichet_pdf::render(&to_pdf_model(&d)))
+        .await
+        .map_err(|_| AppError::internal("PDF task failed"))?
+        .map_err(|e| {
+            tracing::error!(invoice = %number, error = %e, "PDF rendering failed");
+            AppError::internal("PDF rendering failed")
+        })
+}
+
+/// One document's PDF, with its file name.
+pub async fn pdf(app: &App, account_id: Option<&str>, id: &str) -> Result<(String, Vec<u8>)> {
+    let d = invoices::document(app, account_id, id).await?;
+    let name = format!("{}.pdf", d.number);
+    Ok((name, render(d).await?))
+}
+
+/// The PDFs of every invoice and credit note of the account issued in a date range.
+pub async fn zip(
+    app: &App,
+    account_id: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Vec<u8>> {
+    let mut ids = Vec::new();
+    for kind in [invoices::INVOICE, invoices::CREDIT_NOTE] {
+        let mut before: Option<String> = None;
+        loop {
+            let page = invoices::list(
+                app,
+                Some(account_id),
+                &ListQuery {
+                    kind,
+                    from,
+                    to,
+                    before: before.as_deref(),
+                    limit: Some(200),
+                },
+            )
+            .await?;
+            ids.extend(page.items.into_iter().map(|i| i.id));
+            if ids.len() > ZIP_MAX {
+                return Err(AppError::field(
+                    "from",
+                    "too_many_documents",
+                    "more than 1000 documents: choose a shorter date range",
+                ));
+            }
+            match page.next_cursor {
+                Some(c) => before = Some(c),
+                None => break,
+            }
+        }
+    }
+    let today = crate::clock::utc_date(app.now_ms()).unwrap_or(jiff::civil::Date::MIN);
+    let mut z = ZipWriter::new(today);
+    for id in ids {
+        let (name, bytes) = pdf(app, Some(account_id), &id).await?;
+        z.add(&name, &bytes)
+            .map_err(|e| AppError::field("from", "archive_too_large", e))?;
+    }
+    z.finish()
+        .map_err(|e| AppError::field("from", "archive_too_large", e))
+}

@@ -1,0 +1,181 @@
+//! Every word printed on a document, in French and English, in one place so a wording change
+//! (or a third language) touches one file.
+
+use crate::Lang;
+
+/// The fixed texts of one language.
+pub(crate) struct Labels {
+    pub invoice: &'static str,
+    pub credit_note: &'static str,
+    pub number: &'static str,
+    pub date: &'static str,
+    pub original_invoice: &'static str,
+    pub billed_to: &'static str,
+    pub vat_number: &'static str,
+    pub continued: &'static str,
+    pub col_description: &'static str,
+    pub col_period: &'static str,
+    pub col_quantity: &'static str,
+    pub col_unit_price: &'static str,
+    pub col_vat: &'static str,
+    pub col_net: &'static str,
+    pub vat_summary: &'static str,
+    pub rate: &'static str,
+    pub base: &'static str,
+    pub vat: &'static str,
+    pub total_net: &'static str,
+    pub total_vat: &'static str,
+    pub total_gross: &'static str,
+    pub amount_paid: &'static str,
+    pub amount_refunded: &'static str,
+    pub amount_due: &'static str,
+    pub amount_to_refund: &'static str,
+    pub page: &'static str,
+    /// Payment line of an invoice: "Payée le {date} par {method}".
+    pub paid_on: fn(&str, &str) -> String,
+    /// Payment line of a credit note: "Remboursé le {date} par {method}".
+    pub refunded_on: fn(&str, &str) -> String,
+    /// "{key} : {value}" with the language's typography.
+    pub key_value: fn(&str, &str) -> String,
+    /// Payment terms when something is still due (EN 16931 BR-CO-25 wants terms or a due date).
+    pub terms_on_receipt: &'static str,
+    /// The same for a credit note not yet refunded.
+    pub terms_refund: &'static str,
+    /// The legend of a VAT category with no VAT: reverse charge, export, exemption.
+    pub reverse_charge: &'static str,
+    pub export_outside_eu: &'static str,
+    pub exempt: &'static str,
+}
+
+const FR: Labels = Labels {
+    invoice: "Facture",
+    credit_note: "Avoir",
+    number: "N°",
+    date: "Date",
+    original_invoice: "Facture d’origine",
+    billed_to: "Facturé à",
+    vat_number: "N° TVA",
+    continued: "suite",
+    col_description: "Désignation",
+    col_period: "Période",
+    col_quantity: "Qté",
+    col_unit_price: "PU HT",
+    col_vat: "TVA",
+    col_net: "Total HT",
+    vat_summary: "Récapitulatif TVA",
+    rate: "Taux",
+    base: "Base HT",
+    vat: "TVA",
+    total_net: "Total HT",
+    total_vat: "TVA",
+    total_gross: "Total TTC",
+    amount_paid: "Montant payé",
+    amount_refunded: "Montant remboursé",
+    amount_due: "Reste à payer",
+    amount_to_refund: "Montant à rembourser",
+    page: "Page",
+    paid_on: |date, method| format!("Payée le {date} par {method}"),
+    refunded_on: |date, method| format!("Remboursé le {date} par {method}"),
+    key_value: |k, v| format!("{k}\u{a0}: {v}"),
+    terms_on_receipt: "Payable à réception",
+    terms_refund: "Remboursable à réception",
+    reverse_charge: "Autoliquidation",
+    export_outside_eu: "Exonération de TVA, prestation hors UE",
+    exempt: "Exonération de TVA",
+};
+
+const EN: Labels = Labels {
+    invoice: "Invoice",
+    credit_note: "Credit note",
+    number: "No.",
+    date: "Date",
+    original_invoice: "Original invoice",
+    billed_to: "Billed to",
+    vat_number: "VAT no.",
+    continued: "continued",
+    col_description: "Description",
+    col_period: "Period",
+    col_quantity: "Qty",
+    col_unit_price: "Unit price",
+    col_vat: "VAT",
+    col_net: "Net",
+    vat_summary: "VAT summary",
+    rate: "Rate",
+    base: "Net",
+    vat: "VAT",
+    total_net: "Total excl. VAT",
+    total_vat: "VAT",
+    total_gross: "Total incl. VAT",
+    amount_paid: "Amount paid",
+    amount_refunded: "Amount refunded",
+    amount_due: "Amount due",
+    amount_to_refund: "Amount to refund",
+    page: "Page",
+    paid_on: |date, method| format!("Paid on {date} by {method}"),
+    refunded_on: |date, method| format!("Refunded on {date} to {method}"),
+    key_value: |k, v| format!("{k}: {v}"),
+    terms_on_receipt: "Payable on receipt",
+    terms_refund: "Refundable on receipt",
+    reverse_charge: "Reverse charge",
+    export_outside_eu: "VAT exempt, service outside the EU",
+    exempt: "VAT exempt",
+};
+
+pub(crate) fn labels(lang: Lang) -> &'static Labels {
+    match lang {
+        Lang::Fr => &FR,
+        Lang::En => &EN,
+    }
+}
+
+/// Country names for the addresses Guichet bills most (EU, EEA, a few others); the ISO
+/// code itself for the rest, which is still a valid postal country line.
+pub(crate) fn country(code: &str, lang: Lang) -> String {
+    const NAMES: &[(&str, &str, &str)] = &[
+        ("AT", "Autriche", "Austria"),
+        ("BE", "Belgique", "Belgium"),
+        ("BG", "Bulgarie", "Bulgaria"),
+        ("CA", "Canada", "Canada"),
+        ("CH", "Suisse", "Switzerland"),
+        ("CY", "Chypre", "Cyprus"),
+        ("CZ", "Tchéquie", "Czechia"),
+        ("DE", "Allemagne", "Germany"),
+        ("DK", "Danemark", "Denmark"),
+        ("EE", "Estonie", "Estonia"),
+        ("ES", "Espagne", "Spain"),
+        ("FI", "Finlande", "Finland"),
+        ("FR", "France", "France"),
+        ("GB", "Royaume-Uni", "United Kingdom"),
+        ("GR", "Grèce", "Greece"),
+        ("HR", "Croatie", "Croatia"),
+        ("HU", "Hongrie", "Hungary"),
+        ("IE", "Irlande", "Ireland"),
+        ("IS", "Islande", "Iceland"),
+        ("IT", "Italie", "Italy"),
+        ("JP", "Japon", "Japan"),
+        ("LI", "Liechtenstein", "Liechtenstein"),
+        ("LT", "Lituanie", "Lithuania"),
+        ("LU", "Luxembourg", "Luxembourg"),
+        ("LV", "Lettonie", "Latvia"),
+        ("MA", "Maroc", "Morocco"),
+        ("MC", "Monaco", "Monaco"),
+        ("MT", "Malte", "Malta"),
+        ("NL", "Pays-Bas", "Netherlands"),
+        ("NO", "Norvège", "Norway"),
+        ("PL", "Pologne", "Poland"),
+        ("PT", "Portugal", "Portugal"),
+        ("RO", "Roumanie", "Romania"),
+        ("SE", "Suède", "Sweden"),
+        ("SI", "Slovénie", "Slovenia"),
+        ("SK", "Slovaquie", "Slovakia"),
+        ("TN", "Tunisie", "Tunisia"),
+        ("US", "États-Unis", "United States"),
+    ];
+    NAMES.iter().find(|(c, _, _)| *c == code).map_or_else(
+        || code.to_string(),
+        |(_, fr, en)| match lang {
+            Lang::Fr => (*fr).to_string(),
+            Lang::En => (*en).to_string(),
+        },
+    )
+}
