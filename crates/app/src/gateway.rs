@@ -39,6 +39,19 @@ pub enum Lookup {
     NotFound,
 }
 
+/// What a refund came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    Succeeded {
+        refund_id: String,
+    },
+    Failed {
+        code: String,
+    },
+    /// No answer: retried later with the same idempotency key.
+    Unknown,
+}
+
 pub struct ChargeRequest<'a> {
     pub idempotency_key: &'a str,
     pub source: &'a str,
@@ -92,6 +105,51 @@ impl Gateway {
                         None => Lookup::NotFound,
                     },
                 )
+            }
+        }
+    }
+
+    /// Refund `amount_minor` of the charge `charge_ref`, once per `idempotency_key`.
+    pub async fn refund(
+        self,
+        app: &App,
+        charge_ref: &str,
+        amount_minor: i64,
+        idempotency_key: &str,
+    ) -> Result<RefundOutcome> {
+        match self {
+            Gateway::Sandbox => {
+                let mut tx = app.db.begin().await?;
+                let Some((charged, outcome)) =
+                    guichet_store::refunds::sandbox_charge_of(tx.conn(), charge_ref).await?
+                else {
+                    return Ok(RefundOutcome::Failed {
+                        code: "charge_not_found".into(),
+                    });
+                };
+                if outcome != "succeeded" {
+                    return Ok(RefundOutcome::Failed {
+                        code: "charge_not_found".into(),
+                    });
+                }
+                let id = format!("re_sandbox_{}", crate::crypto::random_hex(12));
+                let stored = guichet_store::refunds::sandbox_refund(
+                    tx.conn(),
+                    idempotency_key,
+                    &id,
+                    charge_ref,
+                    amount_minor,
+                    charged,
+                    app.now_ms(),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(match stored {
+                    Some(refund_id) => RefundOutcome::Succeeded { refund_id },
+                    None => RefundOutcome::Failed {
+                        code: "amount_too_large".into(),
+                    },
+                })
             }
         }
     }

@@ -119,6 +119,16 @@ pub struct InvoiceView {
     #[serde(flatten)]
     pub summary: InvoiceSummary,
     pub document: InvoiceDocument,
+    /// A credit note's refund through the gateway, if any.
+    pub refund: Option<RefundView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RefundView {
+    /// `pending`, `succeeded` or `failed`.
+    pub state: String,
+    pub amount_minor: i64,
+    pub failure_code: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -448,9 +458,18 @@ async fn load(app: &App, account_id: Option<&str>, id: &str) -> Result<InvoiceRo
 /// One document with everything printed on it.
 pub async fn get(app: &App, account_id: Option<&str>, id: &str) -> Result<InvoiceView> {
     let r = load(app, account_id, id).await?;
+    let refund = {
+        let mut c = app.db.conn().await?;
+        guichet_store::refunds::of_credit_note(&mut c, &r.id).await?
+    };
     Ok(InvoiceView {
         document: document_of(&r)?,
         summary: summary(&r),
+        refund: refund.map(|f| RefundView {
+            state: f.state,
+            amount_minor: f.amount_minor,
+            failure_code: f.failure_code,
+        }),
     })
 }
 
@@ -530,15 +549,28 @@ pub async fn csv(
     Ok(out)
 }
 
-/// An operator issues a credit note cancelling what is left of an invoice (audited).
-pub async fn credit_in_full(
+/// What an operator asks for when crediting an invoice.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreditInput {
+    /// Printed on the credit note.
+    pub reason: String,
+    /// Amount to credit, VAT included, in minor units; default: all that is not credited yet.
+    pub amount_minor: Option<i64>,
+    /// Refund the amount through the gateway that took the payment (default true).
+    pub refund: Option<bool>,
+}
+
+/// An operator issues a credit note for all or part of an invoice (audited); with a refund,
+/// the gateway gives the money back (once, even if retried).
+pub async fn credit(
     app: &App,
     op: &Operator,
     invoice_id: &str,
-    reason: &str,
+    input: &CreditInput,
 ) -> Result<InvoiceView> {
     op.require_role(&["billing"])?;
-    let reason = reason.trim();
+    let reason = input.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(AppError::field(
             "reason",
@@ -557,18 +589,88 @@ pub async fn credit_in_full(
     let now = app.now_ms();
     let today = crate::clock::utc_date(now).ok_or_else(|| AppError::internal("clock"))?;
     let year = i64::from(today.year());
+    let lang = if doc.language == "en" {
+        Language::En
+    } else {
+        Language::Fr
+    };
     let mut tx = app.db.begin().await?;
-    // Serialise credit notes of one invoice: take the series lock before reading the total.
+    // The series counter is taken first: it serialises credit notes, so two cannot both
+    // spend what is left of an invoice.
     let (seq, number) = number(app, tx.conn(), CREDIT_NOTE, year).await?;
-    if invoices::credited_total(tx.conn(), &original.id).await? > 0 {
+    let remaining =
+        original.total_minor - invoices::credited_total(tx.conn(), &original.id).await?;
+    if remaining <= 0 {
         return Err(AppError::conflict(
             "already_credited",
-            "this invoice already has a credit note",
+            "this invoice is credited in full already",
+        ));
+    }
+    let amount = input.amount_minor.unwrap_or(remaining);
+    if amount <= 0 || amount > remaining {
+        return Err(AppError::field(
+            "amount_minor",
+            "invalid_credit_amount",
+            format!("between 1 and {remaining} (what is not credited yet)"),
         ));
     }
     let account = guichet_store::accounts::by_id(tx.conn(), &original.account_id)
         .await?
         .ok_or_else(|| AppError::internal("invoice without account"))?;
+    let full = amount == original.total_minor;
+    let (lines, per_rate) = if full {
+        (doc.lines.clone(), doc.totals_per_rate.clone())
+    } else {
+        let rates: Vec<(u32, i64, i64)> = doc
+            .totals_per_rate
+            .iter()
+            .map(|r| {
+                (
+                    u32::try_from(r.rate_bp).unwrap_or(0),
+                    r.net_minor,
+                    r.vat_minor,
+                )
+            })
+            .collect();
+        let parts = guichet_domain::pricing::split_credit(amount, &rates).ok_or_else(|| {
+            AppError::field(
+                "amount_minor",
+                "invalid_credit_amount",
+                "more than the invoice",
+            )
+        })?;
+        let label = match lang {
+            Language::Fr => format!("Avoir partiel sur la facture {}", original.number),
+            Language::En => format!("Partial credit on invoice {}", original.number),
+        };
+        let parts: Vec<(u32, i64, i64)> = parts.into_iter().filter(|p| p.1 + p.2 > 0).collect();
+        (
+            parts
+                .iter()
+                .map(|&(rate, net, vat)| LineDoc {
+                    description: label.clone(),
+                    period_start: None,
+                    period_end: None,
+                    quantity: 1,
+                    unit_price_minor: net,
+                    vat_rate_bp: i64::from(rate),
+                    net_minor: net,
+                    vat_minor: vat,
+                    total_minor: net + vat,
+                })
+                .collect(),
+            parts
+                .iter()
+                .map(|&(rate, net, vat)| RateTotalDoc {
+                    rate_bp: i64::from(rate),
+                    net_minor: net,
+                    vat_minor: vat,
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let net: i64 = per_rate.iter().map(|r| r.net_minor).sum();
+    let vat: i64 = per_rate.iter().map(|r| r.vat_minor).sum();
     let credit = InvoiceDocument {
         kind: CREDIT_NOTE.into(),
         number: number.clone(),
@@ -576,6 +678,11 @@ pub async fn credit_in_full(
         payment: None,
         credited_invoice_number: Some(original.number.clone()),
         reason: Some(reason.to_owned()),
+        lines,
+        totals_per_rate: per_rate,
+        net_total_minor: net,
+        vat_total_minor: vat,
+        grand_total_minor: amount,
         ..doc
     };
     let row = InvoiceRow {
@@ -591,15 +698,20 @@ pub async fn credit_in_full(
         issued_at: now,
         issue_date: today.to_string(),
         currency: original.currency.clone(),
-        net_minor: original.net_minor,
-        vat_minor: original.vat_minor,
-        total_minor: original.total_minor,
+        net_minor: net,
+        vat_minor: vat,
+        total_minor: amount,
         tax_treatment: original.tax_treatment.clone(),
         document: serde_json::to_string(&credit)
             .map_err(|_| AppError::internal("credit note document"))?,
         created_at: now,
     };
     invoices::insert(tx.conn(), &row).await?;
+    let refund = if input.refund.unwrap_or(true) {
+        crate::refunds::plan(app, tx.conn(), &original, &row).await?
+    } else {
+        None
+    };
     mail::enqueue(
         app,
         tx.conn(),
@@ -618,11 +730,14 @@ pub async fn credit_in_full(
         op,
         "invoice.credited",
         Some(&original.id),
-        Some(reason.to_owned()),
+        Some(format!("{amount} {}: {reason}", row.currency)),
     )
     .await?;
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
+    if let Some(r) = refund {
+        crate::refunds::send(app, &r).await?;
+    }
     get(app, None, &row.id).await
 }
 

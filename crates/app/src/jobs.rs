@@ -15,6 +15,7 @@ pub async fn run_due(app: &App) -> Result<DueReport> {
     let payments_reconciled = crate::payments::reconcile_due(app).await?;
     let orders_expired = crate::orders::expire_due(app).await?;
     crate::idempotency::purge(app).await?;
+    crate::refunds::retry_due(app).await?;
     Ok(DueReport {
         orders_expired,
         payments_reconciled,

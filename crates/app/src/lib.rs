@@ -28,6 +28,7 @@ pub mod payment_methods;
 pub mod payments;
 pub mod provisioning;
 pub mod recovery;
+pub mod refunds;
 pub mod security;
 pub mod services;
 pub mod sms;

@@ -97,6 +97,46 @@ pub fn price(lines: &[LineInput]) -> Result<(Vec<PricedLine>, Totals), PricingEr
     Ok((out, t))
 }
 
+/// Split a partial credit of `gross_minor` (VAT included) over the VAT rates of an invoice,
+/// in proportion to each rate's gross amount, and each part into net and VAT at its rate.
+/// `per_rate` is `(rate_bp, net, vat)` of the invoice. The parts sum exactly to `gross_minor`
+/// and none exceeds its rate's gross amount. `None` if `gross_minor` is negative or more than
+/// the invoice's total.
+pub fn split_credit(
+    gross_minor: i64,
+    per_rate: &[(u32, i64, i64)],
+) -> Option<Vec<(u32, i64, i64)>> {
+    let total: i64 = per_rate.iter().map(|r| r.1 + r.2).sum();
+    if gross_minor < 0 || gross_minor > total || per_rate.is_empty() {
+        return None;
+    }
+    // Largest share first by floor, then the units left over go to rates with room.
+    let mut parts: Vec<i64> = per_rate
+        .iter()
+        .map(|&(_, net, vat)| {
+            let p = i128::from(gross_minor) * i128::from(net + vat) / i128::from(total.max(1));
+            i64::try_from(p).unwrap_or(0)
+        })
+        .collect();
+    let mut left = gross_minor - parts.iter().sum::<i64>();
+    for (i, &(_, net, vat)) in per_rate.iter().enumerate() {
+        let room = (net + vat - parts[i]).min(left);
+        parts[i] += room;
+        left -= room;
+    }
+    if left != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(per_rate.len());
+    for (&(rate, _, _), part) in per_rate.iter().zip(parts) {
+        // Net = part / (1 + rate), rounded half up; VAT is the rest, so net + VAT = part.
+        let d = i128::from(10_000 + rate);
+        let n = i64::try_from((i128::from(part) * 20_000 + d) / (2 * d)).ok()?;
+        out.push((rate, n, part - n));
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,7 +191,43 @@ mod tests {
         );
     }
 
+    #[test]
+    fn partial_credits() {
+        // 20 % on 100.00 net: crediting 60.00 gross is 50.00 net + 10.00 VAT.
+        assert_eq!(
+            split_credit(6000, &[(2000, 10_000, 2000)]),
+            Some(vec![(2000, 5000, 1000)])
+        );
+        assert_eq!(split_credit(12_001, &[(2000, 10_000, 2000)]), None);
+        assert_eq!(split_credit(-1, &[(2000, 10_000, 2000)]), None);
+        let two = split_credit(1000, &[(2000, 1000, 200), (550, 1000, 55)]).unwrap();
+        assert_eq!(two.iter().map(|p| p.1 + p.2).sum::<i64>(), 1000);
+    }
+
     proptest! {
+        #[test]
+        fn credit_parts_add_up_and_stay_within_the_invoice(
+            rates in prop::collection::vec((prop::sample::select(vec![0u32, 550, 1000, 2000, 2550]), 0i64..10_000_000), 1..5),
+            share in 0u32..=1000,
+        ) {
+            let per_rate: Vec<(u32, i64, i64)> = rates
+                .iter()
+                .map(|&(r, net)| (r, net, crate::tax::vat_of(net, r).unwrap()))
+                .collect();
+            let total: i64 = per_rate.iter().map(|r| r.1 + r.2).sum();
+            let gross = total * i64::from(share) / 1000;
+            let parts = split_credit(gross, &per_rate).unwrap();
+            prop_assert_eq!(parts.iter().map(|p| p.1 + p.2).sum::<i64>(), gross);
+            for (p, r) in parts.iter().zip(&per_rate) {
+                prop_assert!(p.1 + p.2 <= r.1 + r.2, "{:?} within {:?}", p, r);
+                prop_assert!(p.1 >= 0 && p.2 >= 0);
+            }
+            let full = split_credit(total, &per_rate).unwrap();
+            for (p, r) in full.iter().zip(&per_rate) {
+                prop_assert_eq!(p.1 + p.2, r.1 + r.2);
+            }
+        }
+
         #[test]
         fn totals_are_the_sum_of_the_lines(
             raw in prop::collection::vec((0i64..1_000_000_000, 0i64..100_000, 1u32..=100, prop::sample::select(vec![0u32, 550, 1000, 2000, 2100, 2550])), 1..20)

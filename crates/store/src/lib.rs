@@ -20,6 +20,7 @@ pub mod orders;
 pub mod payment_methods;
 pub mod payments;
 pub mod rate_limits;
+pub mod refunds;
 pub mod security_events;
 pub mod services;
 pub mod sessions;

@@ -7,6 +7,7 @@ use crate::harness::{Backend, PASSWORD, Server, World, signup_body};
 use serde_json::{Value, json};
 
 both_backends!(
+    partial_credits_and_refunds,
     invoices_follow_payments,
     gapless_under_concurrent_payments,
     reverse_charge_for_eu_companies,
@@ -434,4 +435,85 @@ async fn idempotency_keys_replay(b: Backend) {
     assert!(r.headers().get("idempotent-replayed").is_none());
     let (_, page) = s.get("/api/v1/me/invoices", Some(&t)).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
+}
+
+async fn partial_credits_and_refunds(b: Backend) {
+    let w = World::new(b).await;
+    let s = &w.server;
+    let op = s.operator_key();
+    setup(s, &op).await;
+    let t = s.customer(&w.smtp, "refund@example.fr").await;
+    buy(s, &t).await;
+    let (_, page) = s.get("/api/v1/me/invoices", Some(&t)).await;
+    let inv = page["items"][0]["id"].as_str().unwrap().to_owned();
+    let credit = |body: Value| {
+        let path = format!("/api/v1/admin/invoices/{inv}/credit-notes");
+        let op = op.clone();
+        async move { s.post(&path, Some(&op), body).await }
+    };
+    // 4.40 of 14.40 back: 3.67 net + 0.73 VAT at 20 %, refunded on the card.
+    let (st, cn) = credit(json!({"reason": "Outage compensation", "amount_minor": 440})).await;
+    assert_eq!(st, 201, "{cn}");
+    assert_eq!(cn["total_minor"], 440);
+    assert_eq!(cn["net_minor"], 367);
+    assert_eq!(cn["vat_minor"], 73);
+    assert_eq!(cn["document"]["lines"].as_array().unwrap().len(), 1);
+    assert_eq!(cn["refund"]["state"], "succeeded");
+    assert_eq!(cn["refund"]["amount_minor"], 440);
+    let year = &cn["issue_date"].as_str().unwrap()[..4];
+    assert_eq!(cn["number"], format!("GCAV{year}-000001"));
+    // More than what is left is refused; nothing is numbered for it.
+    let (st, v) = credit(json!({"reason": "too much", "amount_minor": 1001})).await;
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (422, Some("invalid_credit_amount"))
+    );
+    let (st, _) = credit(json!({"reason": "zero", "amount_minor": 0})).await;
+    assert_eq!(st, 422);
+    // The rest, without naming an amount.
+    let (st, cn) = credit(json!({"reason": "Cancelled"})).await;
+    assert_eq!(st, 201, "{cn}");
+    assert_eq!(cn["total_minor"], 1000);
+    assert_eq!(
+        cn["number"],
+        format!("GCAV{year}-000002"),
+        "gapless: the refused one took no number"
+    );
+    assert_eq!(cn["refund"]["state"], "succeeded");
+    let (st, v) = credit(json!({"reason": "again"})).await;
+    assert_eq!((st, v["code"].as_str()), (409, Some("already_credited")));
+
+    // Without a refund (a commercial gesture kept as credit, for example).
+    buy(s, &t).await;
+    let (_, page) = s.get("/api/v1/me/invoices", Some(&t)).await;
+    let second = page["items"][0]["id"].as_str().unwrap().to_owned();
+    let (st, cn) = s
+        .post(
+            &format!("/api/v1/admin/invoices/{second}/credit-notes"),
+            Some(&op),
+            json!({"reason": "No refund", "amount_minor": 100, "refund": false}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    assert!(cn["refund"].is_null());
+    // The customer sees the credit notes and their refunds.
+    let (_, notes) = s.get("/api/v1/me/credit-notes", Some(&t)).await;
+    assert_eq!(notes["items"].as_array().unwrap().len(), 3);
+    let first = notes["items"].as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, v) = s
+        .get(&format!("/api/v1/me/invoices/{first}"), Some(&t))
+        .await;
+    assert_eq!(v["refund"]["state"], "succeeded");
+    // A customer cannot credit.
+    let (st, _) = s
+        .post(
+            &format!("/api/v1/admin/invoices/{second}/credit-notes"),
+            Some(&t),
+            json!({"reason": "me"}),
+        )
+        .await;
+    assert_eq!(st, 401);
 }

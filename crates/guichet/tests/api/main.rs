@@ -5,6 +5,7 @@
 mod harness;
 
 mod accounts;
+mod billing_proof;
 mod catalog;
 mod contact_points;
 mod invoices;

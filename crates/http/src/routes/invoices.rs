@@ -10,9 +10,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use guichet_app::invoice_pdf;
-use guichet_app::invoices::{self, CREDIT_NOTE, INVOICE, InvoicePage, InvoiceView, ListQuery};
+use guichet_app::invoices::{
+    self, CREDIT_NOTE, CreditInput, INVOICE, InvoicePage, InvoiceView, ListQuery,
+};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -171,26 +173,20 @@ pub async fn admin_get(
     Ok(Json(invoices::get(&s.app, None, &id).await?))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreditBody {
-    /// Printed on the credit note.
-    pub reason: String,
-}
-
-/// Issue a credit note cancelling an invoice in full (role billing or admin).
+/// Issue a credit note for all or part of an invoice, refunded through the gateway unless
+/// `refund` is false (role billing or admin).
 #[utoipa::path(post, path = "/api/v1/admin/invoices/{id}/credit-notes", tag = "admin", security(("operator" = [])),
-    params(("id" = String, Path)), request_body = CreditBody,
+    params(("id" = String, Path)), request_body = CreditInput,
     responses((status = 201, body = InvoiceView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn credit(
     State(s): State<AppState>,
     OperatorAuth(op): OperatorAuth,
     Path(id): Path<String>,
-    Json(b): Json<CreditBody>,
+    Json(b): Json<CreditInput>,
 ) -> ApiResult<(StatusCode, Json<InvoiceView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(invoices::credit_in_full(&s.app, &op, &id, &b.reason).await?),
+        Json(invoices::credit(&s.app, &op, &id, &b).await?),
     ))
 }
 
