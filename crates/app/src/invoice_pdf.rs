@@ -87,6 +87,11 @@ pub fn to_pdf_model(d: &InvoiceDocument) -> guichet_pdf::Invoice {
     }
 }
 
+/// Render on the calling thread (benchmarks; servers use [`render`]).
+pub fn render_blocking(d: &InvoiceDocument) -> std::result::Result<Vec<u8>, String> {
+    guichet_pdf::render(&to_pdf_model(d)).map_err(|e| e.to_string())
+}
+
 /// Render off the async threads (PDF generation is CPU work).
 pub async fn render(d: InvoiceDocument) -> Result<Vec<u8>> {
     let number = d.number.clone();

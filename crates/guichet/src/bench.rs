@@ -20,6 +20,14 @@ pub enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Invoice PDFs (PDF/A-3b + Factur-X XML) rendered per second, on every core.
+    Pdf {
+        #[arg(long, default_value_t = 2_000)]
+        count: usize,
+        /// Lines per invoice.
+        #[arg(long, default_value_t = 3)]
+        lines: usize,
+    },
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<()> {
@@ -29,7 +37,127 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             concurrency,
             database_url,
         } => api(requests, concurrency, database_url).await,
+        BenchCommand::Pdf { count, lines } => pdf(count, lines),
     }
+}
+
+/// A realistic invoice: a French company seller, a consumer buyer, `lines` lines at 20 %.
+fn sample_invoice(lines: usize) -> guichet_app::invoices::InvoiceDocument {
+    use guichet_app::invoices::*;
+    let line = |i: usize| LineDoc {
+        description: format!("VPS S — vps-{i}.example.net"),
+        period_start: Some("2026-11-26".into()),
+        period_end: Some("2026-12-26".into()),
+        quantity: 1,
+        unit_price_minor: 599,
+        vat_rate_bp: 2000,
+        net_minor: 599,
+        vat_minor: 120,
+        total_minor: 719,
+    };
+    let n = i64::try_from(lines).unwrap_or(1);
+    InvoiceDocument {
+        kind: "invoice".into(),
+        number: "GC2026-000001".into(),
+        issue_date: "2026-11-26".into(),
+        currency: "EUR".into(),
+        language: "fr".into(),
+        seller: PartyDoc {
+            name: "Guichet Demo Hosting SAS".into(),
+            organisation: None,
+            address_lines: vec!["1 place de la Bourse".into()],
+            postal_code: Some("69002".into()),
+            city: Some("Lyon".into()),
+            country: "FR".into(),
+            vat_number: Some("FR40303265045".into()),
+            legal_ids: vec![LegalId {
+                label: "SIREN".into(),
+                value: "303265045".into(),
+            }],
+            email: Some("billing@example.net".into()),
+            customer_code: None,
+        },
+        buyer: PartyDoc {
+            name: "Zoé Martin".into(),
+            organisation: None,
+            address_lines: vec!["12 rue des Lilas".into()],
+            postal_code: Some("69003".into()),
+            city: Some("Lyon".into()),
+            country: "FR".into(),
+            vat_number: None,
+            legal_ids: Vec::new(),
+            email: Some("zoe@example.fr".into()),
+            customer_code: Some("gc-48213".into()),
+        },
+        lines: (0..lines).map(line).collect(),
+        totals_per_rate: vec![RateTotalDoc {
+            rate_bp: 2000,
+            net_minor: 599 * n,
+            vat_minor: 120 * n,
+        }],
+        net_total_minor: 599 * n,
+        vat_total_minor: 120 * n,
+        grand_total_minor: 719 * n,
+        tax_treatment: "domestic".into(),
+        tax_country: Some("FR".into()),
+        payment: Some(PaymentDoc {
+            date: "2026-11-26".into(),
+            method: "Visa •••• 4242".into(),
+            amount_minor: 719 * n,
+        }),
+        mentions: Vec::new(),
+        order_number: Some("2026123456".into()),
+        credited_invoice_number: None,
+        reason: None,
+    }
+}
+
+fn pdf(count: usize, lines: usize) -> Result<()> {
+    let doc = sample_invoice(lines.max(1));
+    let first = guichet_app::invoice_pdf::render_blocking(&doc)
+        .map_err(|e| anyhow::anyhow!("rendering failed: {e}"))?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_thread = count.div_ceil(threads);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let doc = doc.clone();
+            std::thread::spawn(move || {
+                let mut times = Vec::with_capacity(per_thread);
+                for _ in 0..per_thread {
+                    let t = Instant::now();
+                    let ok = guichet_app::invoice_pdf::render_blocking(&doc).is_ok();
+                    times.push((t.elapsed(), ok));
+                }
+                times
+            })
+        })
+        .collect();
+    let mut times = Vec::new();
+    for h in handles {
+        times.extend(h.join().map_err(|_| anyhow::anyhow!("a bench thread panicked"))?);
+    }
+    let elapsed = started.elapsed();
+    if times.iter().any(|(_, ok)| !ok) {
+        bail!("some renderings failed");
+    }
+    let mut lat: Vec<Duration> = times.iter().map(|(d, _)| *d).collect();
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    println!(
+        "invoice PDFs: {} documents of {} lines on {threads} threads in {:.2} s",
+        lat.len(),
+        lines.max(1),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "  {:.0} PDFs/s, {} bytes each, latency p50 {:.1} ms, p99 {:.1} ms",
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        first.len(),
+        pct(0.50).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0
+    );
+    Ok(())
 }
 
 struct Server {
