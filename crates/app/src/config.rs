@@ -35,6 +35,8 @@ pub struct AppConfig {
     pub invoice_prefix: String,
     /// The provider's bank account for payments by transfer (`None`: no transfers).
     pub bank_transfer: Option<BankTransferSettings>,
+    /// Base URL of the VIES REST API; `None`: VAT numbers are checked offline only.
+    pub vies_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +132,7 @@ impl AppConfig {
             },
             invoice_prefix: "GC".into(),
             bank_transfer: None,
+            vies_url: None,
         }
     }
 }

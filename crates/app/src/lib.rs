@@ -33,6 +33,7 @@ pub mod security;
 pub mod services;
 pub mod sms;
 pub mod transfers;
+pub mod vies;
 pub mod worker;
 pub mod zip;
 
@@ -50,6 +51,8 @@ pub struct App {
     pub config: Arc<AppConfig>,
     /// Wakes the delivery workers as soon as a mail or SMS is queued.
     pub outbox_signal: Arc<tokio::sync::Notify>,
+    /// VIES registration checks of VAT numbers, when configured.
+    pub vat_checker: Option<Arc<dyn vies::VatChecker>>,
 }
 
 impl App {
@@ -57,8 +60,12 @@ impl App {
         Self {
             db,
             clock,
-            config: Arc::new(config),
+            vat_checker: config
+                .vies_url
+                .as_deref()
+                .map(|u| Arc::new(vies::ViesRest::new(u)) as Arc<dyn vies::VatChecker>),
             outbox_signal: Arc::new(tokio::sync::Notify::new()),
+            config: Arc::new(config),
         }
     }
 

@@ -322,13 +322,24 @@ pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result
     let today =
         crate::clock::utc_date(now).ok_or_else(|| AppError::internal("clock out of range"))?;
     let is_company = account.kind == "company";
+    let vat_number = if is_company
+        && crate::vies::usable_for_reverse_charge(
+            app.vat_checker.as_deref(),
+            account.vat_number.as_deref(),
+        )
+        .await
+    {
+        account.vat_number.as_deref()
+    } else {
+        None
+    };
     let decision_for = |tax_category: &str| {
         tax::decide(
             &app.config.seller_country,
             tax::Buyer {
                 country: &account.country,
                 is_company,
-                vat_number: account.vat_number.as_deref(),
+                vat_number,
             },
             tax_category,
             today,

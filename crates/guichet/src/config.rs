@@ -65,6 +65,9 @@ pub struct Config {
     /// transfers).
     pub bank_transfer_iban: Option<String>,
     pub bank_transfer_bic: Option<String>,
+    /// VIES REST API base (e.g. `https://ec.europa.eu/taxation_customs/vies/rest-api`): reverse
+    /// charge only for VAT numbers VIES confirms. Unset: check digits only.
+    pub vies_url: Option<String>,
 }
 
 impl Default for Config {
@@ -102,6 +105,7 @@ impl Default for Config {
             invoice_prefix: "GC".into(),
             bank_transfer_iban: None,
             bank_transfer_bic: None,
+            vies_url: None,
         }
     }
 }
@@ -240,6 +244,9 @@ impl Config {
         }
         if let Some(v) = env("GUICHET_BANK_TRANSFER_BIC") {
             self.bank_transfer_bic = Some(v);
+        }
+        if let Some(v) = env("GUICHET_VIES_URL") {
+            self.vies_url = Some(v);
         }
         if let Some(v) = env("GUICHET_INVOICE_PREFIX") {
             self.invoice_prefix = v;
@@ -406,6 +413,7 @@ impl Config {
                 email: self.seller_email.clone(),
             },
             invoice_prefix: self.invoice_prefix.clone(),
+            vies_url: self.vies_url.clone(),
             bank_transfer: match (&self.bank_transfer_iban, &self.bank_transfer_bic) {
                 (Some(iban), Some(bic)) => Some(guichet_app::config::BankTransferSettings {
                     iban: guichet_domain::iban::Iban::parse(iban)

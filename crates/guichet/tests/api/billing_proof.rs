@@ -8,7 +8,11 @@ use crate::harness::{Backend, PASSWORD, Server, SmtpSink, TestDb, World, signup_
 use serde_json::{Value, json};
 use sqlx::Connection;
 
-both_backends!(fifty_concurrent_pays_charge_once, vat_by_buyer_country);
+both_backends!(
+    fifty_concurrent_pays_charge_once,
+    vat_by_buyer_country,
+    vies_decides_reverse_charge,
+);
 
 async fn catalog(s: &Server, op: &str) {
     s.call(
@@ -276,4 +280,76 @@ async fn two_nodes_number_invoices_without_gaps() {
     assert_eq!(numbers, 24);
     drop(a);
     drop(b);
+}
+
+/// A VIES-shaped server: DE811363057 registered, DE221304969 not, anything else a failure.
+async fn fake_vies() -> String {
+    use axum::routing::post;
+    async fn check(
+        axum::Json(b): axum::Json<Value>,
+    ) -> (axum::http::StatusCode, axum::Json<Value>) {
+        let n = format!(
+            "{}{}",
+            b["countryCode"].as_str().unwrap_or(""),
+            b["vatNumber"].as_str().unwrap_or("")
+        );
+        let valid = match n.as_str() {
+            "DE811363057" => true,
+            "DE221304969" => false,
+            _ => {
+                return (
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    axum::Json(json!({"errorWrappers": [{"error": "MS_UNAVAILABLE"}]})),
+                );
+            }
+        };
+        (
+            axum::http::StatusCode::OK,
+            axum::Json(
+                json!({"countryCode": &n[..2], "vatNumber": &n[2..], "valid": valid, "name": "---"}),
+            ),
+        )
+    }
+    let app = axum::Router::new().route("/check-vat-number", post(check));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    format!("http://{addr}")
+}
+
+async fn vies_decides_reverse_charge(b: Backend) {
+    let vies = fake_vies().await;
+    let w = World::with_env(b, vec![("GUICHET_VIES_URL".into(), vies)]).await;
+    let s = &w.server;
+    let op = s.operator_key();
+    catalog(s, &op).await;
+    for (email, vat, treatment, vat_minor) in [
+        ("registered@example.de", "DE811363057", "reverse_charge", 0),
+        ("unregistered@example.de", "DE221304969", "oss", 190),
+        ("unknown@example.de", "DE113866163", "oss", 190),
+    ] {
+        let mut body = signup_body(email);
+        body["kind"] = json!("company");
+        body["organisation"] = json!("Beispiel GmbH");
+        body["country"] = json!("DE");
+        body["vat_number"] = json!(vat);
+        let (st, v) = s.post("/api/v1/signup", None, body).await;
+        assert_eq!(st, 201, "{v}");
+        let tok = w.smtp.wait_for_token(email, "/verify-email?token=").await;
+        s.post("/api/v1/auth/verify-email", None, json!({"token": tok}))
+            .await;
+        let t = s.login(email, PASSWORD).await;
+        let (st, o) = s
+            .post(
+                "/api/v1/me/orders",
+                Some(&t),
+                json!({"lines": [{"plan": "mail-yearly"}]}),
+            )
+            .await;
+        assert_eq!(st, 201, "{o}");
+        assert_eq!(o["tax_treatment"], treatment, "{vat}");
+        assert_eq!(o["vat_minor"], vat_minor, "{vat}");
+    }
 }
