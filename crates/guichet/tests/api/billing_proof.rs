@@ -14,36 +14,6 @@ both_backends!(
     vies_decides_reverse_charge,
 );
 
-async fn catalog(s: &Server, op: &str) {
-    s.call(
-        "PUT",
-        "/api/v1/admin/catalog/products/mail",
-        Some(op),
-        Some(json!({"name": "Mailbox", "category": "email", "instant": true})),
-    )
-    .await;
-    let (st, v) = s
-        .call(
-            "PUT",
-            "/api/v1/admin/catalog/products/mail/plans/mail-yearly",
-            Some(op),
-            Some(json!({"name": "Mailbox", "period": "P1Y", "prices": {"EUR": 1000, "USD": 1100}})),
-        )
-        .await;
-    assert_eq!(st, 200, "{v}");
-}
-
-async fn token(s: &Server) -> String {
-    let (_, v) = s
-        .post(
-            "/api/v1/sandbox/gateway/tokens",
-            None,
-            json!({"number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}),
-        )
-        .await;
-    v["token"].as_str().unwrap().to_owned()
-}
-
 /// Count rows straight from the database (not through the API under test).
 async fn count(db: &TestDb, sql: &str, bind: &str) -> i64 {
     let mut c = sqlx::AnyConnection::connect(&db.url).await.expect("db");
@@ -59,7 +29,7 @@ async fn fifty_concurrent_pays_charge_once(b: Backend) {
     let w = World::new(b).await;
     let s = &w.server;
     let op = s.operator_key();
-    catalog(s, &op).await;
+    s.mail_plan(&op, json!({"EUR": 1000, "USD": 1100})).await;
     let t = s.customer(&w.smtp, "hammer@example.fr").await;
     let (_, o) = s
         .post(
@@ -69,7 +39,7 @@ async fn fifty_concurrent_pays_charge_once(b: Backend) {
         )
         .await;
     let id = o["id"].as_str().unwrap().to_owned();
-    let source = token(s).await;
+    let source = s.card_token("4242424242424242").await;
     let mut tasks = Vec::new();
     for i in 0..50 {
         let client = s.client.clone();
@@ -143,7 +113,7 @@ async fn vat_by_buyer_country(b: Backend) {
     let w = World::new(b).await;
     let s = &w.server;
     let op = s.operator_key();
-    catalog(s, &op).await;
+    s.mail_plan(&op, json!({"EUR": 1000, "USD": 1100})).await;
     for (email, country, currency, vat, treatment, rate) in [
         ("fr@example.fr", "FR", "EUR", 200, "domestic", 2000),
         ("de@example.de", "DE", "EUR", 190, "oss", 1900),
@@ -163,7 +133,7 @@ async fn vat_by_buyer_country(b: Backend) {
         assert_eq!(o["tax_treatment"], treatment, "{country}");
         assert_eq!(o["lines"][0]["vat_rate_bp"], rate);
         let id = o["id"].as_str().unwrap();
-        let source = token(s).await;
+        let source = s.card_token("4242424242424242").await;
         let (st, _) = s
             .post(
                 &format!("/api/v1/me/orders/{id}/pay"),
@@ -221,7 +191,7 @@ async fn two_nodes_number_invoices_without_gaps() {
     let a = Server::start(&db, Some(&smtp));
     let b = Server::start(&db, Some(&smtp));
     let op = a.operator_key();
-    catalog(&a, &op).await;
+    a.mail_plan(&op, json!({"EUR": 1000, "USD": 1100})).await;
     let mut buyers = Vec::new();
     for (i, s) in [&a, &b].into_iter().enumerate() {
         for j in 0..3 {
@@ -243,7 +213,7 @@ async fn two_nodes_number_invoices_without_gaps() {
             orders.push((*i, t.clone(), o["id"].as_str().unwrap().to_owned()));
         }
     }
-    let source = token(&a).await;
+    let source = a.card_token("4242424242424242").await;
     let mut tasks = Vec::new();
     for (i, t, id) in orders {
         // Orders placed on one node are paid through the other.
@@ -324,7 +294,7 @@ async fn vies_decides_reverse_charge(b: Backend) {
     let w = World::with_env(b, vec![("GUICHET_VIES_URL".into(), vies)]).await;
     let s = &w.server;
     let op = s.operator_key();
-    catalog(s, &op).await;
+    s.mail_plan(&op, json!({"EUR": 1000, "USD": 1100})).await;
     for (email, vat, treatment, vat_minor) in [
         ("registered@example.de", "DE811363057", "reverse_charge", 0),
         ("unregistered@example.de", "DE221304969", "oss", 190),

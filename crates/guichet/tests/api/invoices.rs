@@ -14,37 +14,6 @@ both_backends!(
     idempotency_keys_replay,
 );
 
-async fn setup(s: &Server, op: &str) {
-    s.call(
-        "PUT",
-        "/api/v1/admin/catalog/products/mail",
-        Some(op),
-        Some(json!({"name": "Mailbox", "category": "email", "instant": true})),
-    )
-    .await;
-    let (st, v) = s
-        .call(
-            "PUT",
-            "/api/v1/admin/catalog/products/mail/plans/mail-yearly",
-            Some(op),
-            Some(json!({"name": "Mailbox 10 GB", "period": "P1Y", "prices": {"EUR": 1200}})),
-        )
-        .await;
-    assert_eq!(st, 200, "{v}");
-}
-
-async fn token(s: &Server) -> String {
-    let (st, v) = s
-        .post(
-            "/api/v1/sandbox/gateway/tokens",
-            None,
-            json!({"number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}),
-        )
-        .await;
-    assert_eq!(st, 201, "{v}");
-    v["token"].as_str().unwrap().to_owned()
-}
-
 async fn buy(s: &Server, t: &str) -> Value {
     let (st, o) = s
         .post(
@@ -55,7 +24,7 @@ async fn buy(s: &Server, t: &str) -> Value {
         .await;
     assert_eq!(st, 201, "{o}");
     let id = o["id"].as_str().unwrap();
-    let source = token(s).await;
+    let source = s.card_token("4242424242424242").await;
     let (st, o) = s
         .post(
             &format!("/api/v1/me/orders/{id}/pay"),
@@ -75,7 +44,7 @@ async fn invoices_follow_payments(b: Backend) {
     let w = World::new(b).await;
     let s = &w.server;
     let op = s.operator_key();
-    setup(s, &op).await;
+    s.mail_plan(&op, json!({"EUR": 1200})).await;
     let t = s.customer(&w.smtp, "billed@example.fr").await;
     let other = s.customer(&w.smtp, "someone@example.fr").await;
 
@@ -227,7 +196,7 @@ async fn gapless_under_concurrent_payments(b: Backend) {
     let w = World::new(b).await;
     let s = &w.server;
     let op = s.operator_key();
-    setup(s, &op).await;
+    s.mail_plan(&op, json!({"EUR": 1200})).await;
     let t = s.customer(&w.smtp, "many@example.fr").await;
     let declined = {
         let (_, v) = s
@@ -250,7 +219,7 @@ async fn gapless_under_concurrent_payments(b: Backend) {
             .await;
         orders.push(o["id"].as_str().unwrap().to_owned());
     }
-    let good = token(s).await;
+    let good = s.card_token("4242424242424242").await;
     // Twelve orders paid at once, with declined attempts mixed in: no number is lost.
     let mut tasks = Vec::new();
     for (i, id) in orders.iter().enumerate() {
@@ -279,7 +248,7 @@ async fn gapless_under_concurrent_payments(b: Backend) {
         assert!(st == 200 || st == 409, "{st}");
     }
     // Orders whose good payment lost the race to a declined one are paid now.
-    let source = token(s).await;
+    let source = s.card_token("4242424242424242").await;
     for id in &orders {
         let (_, o) = s.get(&format!("/api/v1/me/orders/{id}"), Some(&t)).await;
         if o["status"] == "not_paid" {
@@ -326,7 +295,7 @@ async fn reverse_charge_for_eu_companies(b: Backend) {
     let w = World::new(b).await;
     let s = &w.server;
     let op = s.operator_key();
-    setup(s, &op).await;
+    s.mail_plan(&op, json!({"EUR": 1200})).await;
     let mut body = signup_body("compta@example.de");
     body["kind"] = json!("company");
     body["organisation"] = json!("Beispiel GmbH");
@@ -370,7 +339,7 @@ async fn idempotency_keys_replay(b: Backend) {
     let w = World::new(b).await;
     let s = &w.server;
     let op = s.operator_key();
-    setup(s, &op).await;
+    s.mail_plan(&op, json!({"EUR": 1200})).await;
     let t = s.customer(&w.smtp, "retry@example.fr").await;
     let post = |path: String, key: &'static str, body: Value| {
         let r = s
@@ -409,7 +378,7 @@ async fn idempotency_keys_replay(b: Backend) {
     );
 
     let id = first["id"].as_str().unwrap();
-    let source = token(s).await;
+    let source = s.card_token("4242424242424242").await;
     let pay = format!("/api/v1/me/orders/{id}/pay");
     let (st, replayed, paid) = post(pay.clone(), "pay-1", json!({ "source": source })).await;
     assert_eq!((st, replayed), (200, false), "{paid}");
@@ -441,7 +410,7 @@ async fn partial_credits_and_refunds(b: Backend) {
     let w = World::new(b).await;
     let s = &w.server;
     let op = s.operator_key();
-    setup(s, &op).await;
+    s.mail_plan(&op, json!({"EUR": 1200})).await;
     let t = s.customer(&w.smtp, "refund@example.fr").await;
     buy(s, &t).await;
     let (_, page) = s.get("/api/v1/me/invoices", Some(&t)).await;

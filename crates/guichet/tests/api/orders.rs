@@ -75,19 +75,6 @@ async fn catalog(s: &Server, op: &str) {
     }
 }
 
-async fn card(s: &Server, number: &str) -> String {
-    let (st, v) = s
-        .post(
-            "/api/v1/sandbox/gateway/tokens",
-            None,
-            json!({"number": number, "exp_month": 12, "exp_year": 2099, "cvc": "123"}),
-        )
-        .await;
-    assert_eq!(st, 201, "{v}");
-    assert!(v.get("number").is_none(), "the card number is never echoed");
-    v["token"].as_str().expect("token").to_owned()
-}
-
 async fn order(s: &Server, token: &str, lines: Value) -> Value {
     let (st, v) = s
         .post("/api/v1/me/orders", Some(token), json!({ "lines": lines }))
@@ -169,7 +156,7 @@ async fn order_paid_delivered_by_webhook(b: Backend) {
     assert_eq!(o["follow_up"]["action"]["what"], "pay");
     assert!(o["follow_up"]["action"]["due_at"].is_string());
 
-    let source = card(s, "4242 4242 4242 4242").await;
+    let source = s.card_token("4242 4242 4242 4242").await;
     let (st, o) = pay(s, &t, &id, &source).await;
     assert_eq!(st, 200, "{o}");
     assert_eq!(o["status"], "delivering");
@@ -281,7 +268,7 @@ async fn webhook_retried_while_receiver_down(b: Backend) {
     let t = s.customer(&w.smtp, "patient@example.fr").await;
     let o = order(s, &t, json!([{"plan": "vps-s-monthly"}])).await;
     let id = o["id"].as_str().unwrap();
-    let (st, _) = pay(s, &t, id, &card(s, "4242424242424242").await).await;
+    let (st, _) = pay(s, &t, id, &s.card_token("4242424242424242").await).await;
     assert_eq!(st, 200);
 
     eventually(20, "a refused delivery", || async {
@@ -384,7 +371,7 @@ async fn unpaid_order_expires(b: Backend) {
             .contains(&"order_expired".to_owned())
     );
     w.smtp.wait_for("late@example.fr", "Commande").await;
-    let (st, v) = pay(s, &t, id, &card(s, "4242424242424242").await).await;
+    let (st, v) = pay(s, &t, id, &s.card_token("4242424242424242").await).await;
     assert_eq!((st, v["code"].as_str()), (409, Some("order_not_payable")));
     // Expiring again changes nothing: one expiry mail.
     advance(s, &op, 86_400).await;
@@ -444,7 +431,7 @@ async fn documents_round_trip(b: Backend) {
     let other = s.customer(&w.smtp, "nosy@example.fr").await;
     let o = order(s, &t, json!([{"plan": "vps-s-monthly"}])).await;
     let id = o["id"].as_str().unwrap();
-    pay(s, &t, id, &card(s, "4242424242424242").await).await;
+    pay(s, &t, id, &s.card_token("4242424242424242").await).await;
 
     // Nothing asked yet: an upload is refused.
     let pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
@@ -607,7 +594,7 @@ async fn payment_outcomes(b: Backend) {
         ("4000000000000002", "card_declined"),
         ("4000000000009995", "insufficient_funds"),
     ] {
-        let (st, o) = pay(s, &t, &id, &card(s, number).await).await;
+        let (st, o) = pay(s, &t, &id, &s.card_token(number).await).await;
         assert_eq!(st, 200, "{o}");
         assert_eq!(o["status"], "not_paid");
         assert_eq!(
@@ -646,14 +633,14 @@ async fn payment_outcomes(b: Backend) {
 
     // Timeout: the charge was taken but the answer lost. No second charge; the reconciler
     // settles it from the gateway.
-    let (st, o) = pay(s, &t, &id, &card(s, "4000000000000119").await).await;
+    let (st, o) = pay(s, &t, &id, &s.card_token("4000000000000119").await).await;
     assert_eq!(st, 200, "{o}");
     assert_eq!(o["status"], "not_paid");
     assert_eq!(
         o["payments"].as_array().unwrap().last().unwrap()["state"],
         "unknown"
     );
-    let (st, v) = pay(s, &t, &id, &card(s, "4242424242424242").await).await;
+    let (st, v) = pay(s, &t, &id, &s.card_token("4242424242424242").await).await;
     assert_eq!((st, v["code"].as_str()), (409, Some("payment_in_progress")));
     let (st, v) = s
         .post(
@@ -673,13 +660,13 @@ async fn payment_outcomes(b: Backend) {
         .filter(|p| p["state"] == "succeeded")
         .count();
     assert_eq!(succeeded, 1);
-    let (st, v) = pay(s, &t, &id, &card(s, "4242424242424242").await).await;
+    let (st, v) = pay(s, &t, &id, &s.card_token("4242424242424242").await).await;
     assert_eq!((st, v["code"].as_str()), (409, Some("order_not_payable")));
 
     // Twenty concurrent pays of one order: one charge.
     let o = order(s, &t, json!([{"plan": "mail-yearly"}])).await;
     let id = o["id"].as_str().unwrap().to_owned();
-    let source = card(s, "4242424242424242").await;
+    let source = s.card_token("4242424242424242").await;
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let client = s.client.clone();
@@ -719,7 +706,7 @@ async fn instant_products_and_cancellation(b: Backend) {
     let o = order(s, &t, json!([{"plan": "mail-yearly", "quantity": 2}])).await;
     let id = o["id"].as_str().unwrap();
     assert_eq!(o["total_minor"], 2880);
-    let (_, o) = pay(s, &t, id, &card(s, "5555555555554444").await).await;
+    let (_, o) = pay(s, &t, id, &s.card_token("5555555555554444").await).await;
     assert_eq!(o["status"], "delivered", "{o}");
     let (_, services) = s.get("/api/v1/me/services", Some(&t)).await;
     let services = services.as_array().unwrap();
@@ -884,7 +871,7 @@ async fn bad_orders_are_refused(b: Backend) {
     // Someone else's order is not found, whatever the verb.
     let o = order(s, &t, json!([{"plan": "vps-s-monthly"}])).await;
     let id = o["id"].as_str().unwrap();
-    let source = card(s, "4242424242424242").await;
+    let source = s.card_token("4242424242424242").await;
     let (st, _) = s
         .get(&format!("/api/v1/me/orders/{id}"), Some(&other))
         .await;

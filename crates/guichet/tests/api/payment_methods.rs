@@ -14,35 +14,6 @@ both_backends!(
     invoice_pdfs_and_zip,
 );
 
-async fn setup(s: &Server, op: &str) {
-    s.call(
-        "PUT",
-        "/api/v1/admin/catalog/products/mail",
-        Some(op),
-        Some(json!({"name": "Mailbox", "category": "email", "instant": true})),
-    )
-    .await;
-    s.call(
-        "PUT",
-        "/api/v1/admin/catalog/products/mail/plans/mail-yearly",
-        Some(op),
-        Some(json!({"name": "Mailbox 10 GB", "period": "P1Y", "prices": {"EUR": 1200}})),
-    )
-    .await;
-}
-
-async fn card_token(s: &Server, number: &str, month: i64, year: i64) -> String {
-    let (st, v) = s
-        .post(
-            "/api/v1/sandbox/gateway/tokens",
-            None,
-            json!({"number": number, "exp_month": month, "exp_year": year, "cvc": "123"}),
-        )
-        .await;
-    assert_eq!(st, 201, "{v}");
-    v["token"].as_str().unwrap().to_owned()
-}
-
 async fn add(s: &Server, t: &str, body: Value) -> (u16, Value) {
     s.post("/api/v1/me/payment-methods", Some(t), body).await
 }
@@ -63,7 +34,7 @@ async fn cards_sepa_and_defaults(b: Backend) {
     let w = World::new(b).await;
     let s = &w.server;
     let op = s.operator_key();
-    setup(s, &op).await;
+    s.mail_plan(&op, json!({"EUR": 1200})).await;
     let t = s.customer(&w.smtp, "wallet@example.fr").await;
     let other = s.customer(&w.smtp, "thief@example.fr").await;
 
@@ -77,7 +48,7 @@ async fn cards_sepa_and_defaults(b: Backend) {
         (422, Some("payment_method_required"))
     );
 
-    let tok = card_token(s, "4242424242424242", 12, 2099).await;
+    let tok = s.card_token("4242424242424242").await;
     let (st, card) = add(s, &t, json!({"kind": "card", "token": tok})).await;
     assert_eq!(st, 201, "{card}");
     assert_eq!(card["label"], "Visa •••• 4242");
@@ -258,7 +229,7 @@ async fn bank_transfer_round_trip(b: Backend) {
     .await;
     let s = &w.server;
     let op = s.operator_key();
-    setup(s, &op).await;
+    s.mail_plan(&op, json!({"EUR": 1200})).await;
     let t = s.customer(&w.smtp, "transfer@example.fr").await;
     let (st, m) = add(s, &t, json!({"kind": "bank_transfer"})).await;
     assert_eq!((st, &m["status"]), (201, &json!("valid")), "{m}");
@@ -348,7 +319,7 @@ async fn card_statuses_follow_the_clock(b: Backend) {
     let w = World::new(b).await;
     let s = &w.server;
     let op = s.operator_key();
-    setup(s, &op).await;
+    s.mail_plan(&op, json!({"EUR": 1200})).await;
     let t = s.customer(&w.smtp, "expiring@example.fr").await;
     let (_, c) = s.get("/api/v1/admin/clock", Some(&op)).await;
     let now: jiff::Timestamp = c["now"].as_str().unwrap().parse().unwrap();
@@ -357,13 +328,13 @@ async fn card_statuses_follow_the_clock(b: Backend) {
     let next = today
         .first_of_month()
         .saturating_add(jiff::Span::new().months(1));
-    let tok = card_token(
-        s,
-        "4242424242424242",
-        i64::from(next.month()),
-        i64::from(next.year()),
-    )
-    .await;
+    let tok = s
+        .card_token_until(
+            "4242424242424242",
+            i64::from(next.month()),
+            i64::from(next.year()),
+        )
+        .await;
     let (_, m) = add(s, &t, json!({"kind": "card", "token": tok})).await;
     let days_left = (next.last_of_month() - today).get_days();
     let expected = if days_left <= 30 {
@@ -399,10 +370,10 @@ async fn invoice_pdfs_and_zip(b: Backend) {
     let w = World::new(b).await;
     let s = &w.server;
     let op = s.operator_key();
-    setup(s, &op).await;
+    s.mail_plan(&op, json!({"EUR": 1200})).await;
     let t = s.customer(&w.smtp, "pdf@example.fr").await;
     let other = s.customer(&w.smtp, "notmine@example.fr").await;
-    let tok = card_token(s, "4242424242424242", 12, 2099).await;
+    let tok = s.card_token("4242424242424242").await;
     add(s, &t, json!({"kind": "card", "token": tok})).await;
     for _ in 0..2 {
         let id = new_order(s, &t).await;

@@ -314,6 +314,47 @@ impl Server {
         .await
     }
 
+    /// A sandbox gateway token for a test card valid through `month`/`year`.
+    pub async fn card_token_until(&self, number: &str, month: i64, year: i64) -> String {
+        let (st, v) = self
+            .post(
+                "/api/v1/sandbox/gateway/tokens",
+                None,
+                json!({"number": number, "exp_month": month, "exp_year": year, "cvc": "123"}),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        assert!(v.get("number").is_none(), "the card number is never echoed");
+        v["token"].as_str().expect("token").to_owned()
+    }
+
+    /// A sandbox gateway token for a test card that does not expire soon.
+    pub async fn card_token(&self, number: &str) -> String {
+        self.card_token_until(number, 12, 2099).await
+    }
+
+    /// An instant product `mail` with a yearly plan `mail-yearly` at `prices` (per currency).
+    pub async fn mail_plan(&self, op: &str, prices: Value) {
+        let (st, v) = self
+            .call(
+                "PUT",
+                "/api/v1/admin/catalog/products/mail",
+                Some(op),
+                Some(json!({"name": "Mailbox", "category": "email", "instant": true})),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        let (st, v) = self
+            .call(
+                "PUT",
+                "/api/v1/admin/catalog/products/mail/plans/mail-yearly",
+                Some(op),
+                Some(json!({"name": "Mailbox 10 GB", "period": "P1Y", "prices": prices})),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> String {
         let (s, v) = self
             .post(
