@@ -213,6 +213,10 @@ async fn deliver_in(
                 created_at: now,
                 updated_at: now,
                 deleted_at: None,
+                renewal_period: None,
+                termination_reason: None,
+                termination_comment: None,
+                termination_requested_at: None,
             };
             if !services::insert(c, &s).await? {
                 continue;

@@ -16,6 +16,7 @@ pub async fn run_due(app: &App) -> Result<DueReport> {
     let orders_expired = crate::orders::expire_due(app).await?;
     crate::idempotency::purge(app).await?;
     crate::refunds::retry_due(app).await?;
+    crate::service_ending::terminations_due(app).await?;
     Ok(DueReport {
         orders_expired,
         payments_reconciled,

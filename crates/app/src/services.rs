@@ -30,15 +30,88 @@ pub struct ServiceView {
     pub details: serde_json::Value,
     pub order_id: String,
     pub created_at: String,
+    pub deleted_at: Option<String>,
+    /// Set while the service is to end at its expiration date.
+    pub termination: Option<TerminationView>,
+    /// The next dates that matter (absent for a deleted service).
+    pub next_dates: Option<NextDatesView>,
+    /// What is scheduled or expected: `termination_scheduled`, `renewal_automatic`,
+    /// `renewal_manual_due`.
+    pub pending_actions: Vec<String>,
 }
 
-pub fn view(s: ServiceRow) -> ServiceView {
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TerminationView {
+    pub reason: String,
+    pub comment: Option<String>,
+    pub requested_at: String,
+    /// Until when it can be cancelled.
+    pub cancellable: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NextDatesView {
+    /// The next automatic renewal charge.
+    pub next_charge: Option<String>,
+    /// The next notice or reminder mail.
+    pub next_reminder: Option<String>,
+    /// Suspended on this date if not renewed.
+    pub suspension: Option<String>,
+    /// Deleted on this date (not renewed, or terminated).
+    pub deletion: Option<String>,
+}
+
+pub fn view(app: &App, s: ServiceRow) -> ServiceView {
+    use guichet_domain::lifecycle::{RenewalMode, next_dates, termination_cancellable};
+    let now = app.now_ms();
+    let today = crate::clock::utc_date(now);
+    let expires: Option<jiff::civil::Date> = s.expires_on.parse().ok();
+    let mode = RenewalMode::parse(&s.renewal_mode).unwrap_or(RenewalMode::Automatic);
+    let period = guichet_domain::BillingPeriod::parse(&s.period);
+    let terminating = s.termination_requested_at.is_some();
+    let live = s.state != "deleted";
+    let next = match (live, expires, period, today) {
+        (true, Some(e), Some(p), Some(t)) => {
+            let d = next_dates(e, mode, p, terminating, t);
+            let f = |d: Option<jiff::civil::Date>| d.map(|x| x.to_string());
+            Some(NextDatesView {
+                next_charge: f(d.next_charge),
+                next_reminder: f(d.next_reminder),
+                suspension: f(d.suspension),
+                deletion: f(d.deletion),
+            })
+        }
+        _ => None,
+    };
+    let mut pending = Vec::new();
+    if live {
+        pending.push(
+            match (terminating, mode) {
+                (true, _) => "termination_scheduled",
+                (false, RenewalMode::Automatic) => "renewal_automatic",
+                (false, RenewalMode::Manual) => "renewal_manual_due",
+            }
+            .to_owned(),
+        );
+    }
     ServiceView {
         details: serde_json::from_str(&s.details).unwrap_or(serde_json::Value::Null),
         renewal: RenewalView {
             mode: s.renewal_mode,
-            period: s.period,
+            period: s.renewal_period.unwrap_or(s.period),
         },
+        termination: match (s.termination_reason, s.termination_requested_at) {
+            (Some(reason), Some(at)) if live => Some(TerminationView {
+                reason,
+                comment: s.termination_comment,
+                requested_at: rfc3339(at),
+                cancellable: expires.is_some_and(|e| termination_cancellable(e, now)),
+            }),
+            _ => None,
+        },
+        next_dates: next,
+        pending_actions: pending,
+        deleted_at: s.deleted_at.map(rfc3339),
         id: s.id,
         display_name: s.display_name,
         product: s.product_code,
@@ -56,7 +129,7 @@ pub async fn list(app: &App, account_id: &str) -> Result<Vec<ServiceView>> {
     Ok(services::list_for_account(&mut c, account_id)
         .await?
         .into_iter()
-        .map(view)
+        .map(|s| view(app, s))
         .collect())
 }
 
@@ -68,6 +141,6 @@ pub async fn get(app: &App, account_id: Option<&str>, id: &str) -> Result<Servic
     let mut c = app.db.conn().await?;
     services::get(&mut c, id, account_id)
         .await?
-        .map(view)
+        .map(|s| view(app, s))
         .ok_or_else(|| AppError::not_found("service_not_found"))
 }

@@ -9,6 +9,7 @@ pub mod country;
 pub mod email;
 pub mod iban;
 pub mod language;
+pub mod lifecycle;
 pub mod money;
 pub mod order;
 pub mod password;

@@ -135,7 +135,10 @@ fn pdf(count: usize, lines: usize) -> Result<()> {
         .collect();
     let mut times = Vec::new();
     for h in handles {
-        times.extend(h.join().map_err(|_| anyhow::anyhow!("a bench thread panicked"))?);
+        times.extend(
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a bench thread panicked"))?,
+        );
     }
     let elapsed = started.elapsed();
     if times.iter().any(|(_, ok)| !ok) {

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the wire types.
 
 use crate::routes::{
-    admin, admin_orders, auth, catalog, invoices, me, ops, orders, payment_methods,
+    admin, admin_orders, auth, catalog, invoices, me, ops, orders, payment_methods, services,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -57,6 +57,8 @@ impl Modify for Security {
         invoices::invoice_pdf, invoices::export_zip, invoices::admin_pdf,
         payment_methods::list_methods, payment_methods::add_method, payment_methods::delete_method,
         payment_methods::default_method, payment_methods::transfer_received,
+        services::set_renewal, services::terminate, services::cancel_termination,
+        services::request_deletion, services::confirm_deletion,
     ),
     modifiers(&Security),
     tags(

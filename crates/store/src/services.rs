@@ -24,19 +24,28 @@ pub struct ServiceRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+    /// The period of the next renewal when it differs from `period`.
+    pub renewal_period: Option<String>,
+    pub termination_reason: Option<String>,
+    pub termination_comment: Option<String>,
+    /// Set while the service is to end at its expiration ("Résilier").
+    pub termination_requested_at: Option<i64>,
 }
 
 const COLUMNS: &str = "id, account_id, order_id, line_no, unit_no, product_code, plan_code, \
     display_name, details, state, period, currency, expires_on, renewal_mode, created_at, \
-    updated_at, deleted_at";
+    updated_at, deleted_at, renewal_period, termination_reason, termination_comment, \
+    termination_requested_at";
 
 /// Insert a service unless this unit of this order line already has one; true if inserted.
 pub async fn insert(c: &mut AnyConnection, s: &ServiceRow) -> Result<bool> {
     let r = sqlx::query(
         "INSERT INTO services (id, account_id, order_id, line_no, unit_no, product_code, \
          plan_code, display_name, details, state, period, currency, expires_on, renewal_mode, \
-         created_at, updated_at, deleted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (order_id, line_no, unit_no) DO NOTHING",
+         created_at, updated_at, deleted_at, renewal_period, termination_reason, \
+         termination_comment, termination_requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+         $9, $10, $11, $12, $13, $14, $15, $16, $17, NULL, NULL, NULL, NULL) \
+         ON CONFLICT (order_id, line_no, unit_no) DO NOTHING",
     )
     .bind(&s.id)
     .bind(&s.account_id)
@@ -91,4 +100,73 @@ pub async fn of_order(c: &mut AnyConnection, order_id: &str) -> Result<Vec<Servi
         .bind(order_id)
         .fetch_all(c)
         .await?)
+}
+
+pub async fn set_renewal(
+    c: &mut AnyConnection,
+    id: &str,
+    mode: &str,
+    renewal_period: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE services SET renewal_mode = $2, renewal_period = $3, updated_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(mode)
+    .bind(renewal_period)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Ask for (or, with `None`, cancel) the termination at expiration of a service still active.
+pub async fn set_termination(
+    c: &mut AnyConnection,
+    id: &str,
+    termination: Option<(&str, Option<&str>)>,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE services SET termination_reason = $2, termination_comment = $3, \
+         termination_requested_at = $4, updated_at = $5 WHERE id = $1 AND state <> 'deleted'",
+    )
+    .bind(id)
+    .bind(termination.map(|t| t.0))
+    .bind(termination.and_then(|t| t.1))
+    .bind(termination.map(|_| now))
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Delete a service once; false if it was deleted already.
+pub async fn mark_deleted(c: &mut AnyConnection, id: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE services SET state = 'deleted', deleted_at = $2, updated_at = $2 \
+         WHERE id = $1 AND state <> 'deleted'",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Services being terminated whose expiration date has come (`today` is `YYYY-MM-DD`).
+pub async fn terminations_due(
+    c: &mut AnyConnection,
+    today: &str,
+    limit: i64,
+) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM services WHERE state <> 'deleted' AND termination_requested_at IS NOT NULL \
+         AND expires_on <= $1 ORDER BY expires_on, id LIMIT $2",
+    )
+    .bind(today)
+    .bind(limit)
+    .fetch_all(c)
+    .await?)
 }

@@ -35,9 +35,14 @@ pub enum OrderMail {
         due_on: String,
     },
     /// Unpaid past its expiry date: cancelled.
-    Expired { number: String },
+    Expired {
+        number: String,
+    },
     /// Cancelled by the customer or by the provider.
-    Cancelled { number: String, reason: String },
+    Cancelled {
+        number: String,
+        reason: String,
+    },
     /// The provider needs documents before delivering.
     DocumentsRequested {
         number: String,
@@ -46,7 +51,10 @@ pub enum OrderMail {
         link: String,
     },
     /// Delivery failed on the provider's side; support is on it.
-    DeliveryFailed { number: String, link: String },
+    DeliveryFailed {
+        number: String,
+        link: String,
+    },
     /// An invoice was issued (for a paid order).
     InvoiceIssued {
         number: String,
@@ -59,6 +67,27 @@ pub enum OrderMail {
         invoice: String,
         total: String,
         link: String,
+    },
+    /// "Résilier": the service will end at its expiration date.
+    TerminationScheduled {
+        name: String,
+        ends_on: String,
+        link: String,
+    },
+    TerminationCancelled {
+        name: String,
+    },
+    /// "Supprimer immédiatement": the single-use token that confirms it.
+    DeletionToken {
+        name: String,
+        link: String,
+        token: String,
+        hours: i64,
+    },
+    /// A service was deleted (at once, or at the end of a termination).
+    ServiceDeleted {
+        name: String,
+        at_expiration: bool,
     },
     /// A service is delivered and ready.
     ServiceReady {
@@ -81,6 +110,10 @@ impl OrderMail {
             OrderMail::DeliveryFailed { .. } => "order_delivery_failed",
             OrderMail::InvoiceIssued { .. } => "invoice_issued",
             OrderMail::CreditNoteIssued { .. } => "credit_note_issued",
+            OrderMail::TerminationScheduled { .. } => "service_termination_scheduled",
+            OrderMail::TerminationCancelled { .. } => "service_termination_cancelled",
+            OrderMail::DeletionToken { .. } => "service_deletion_confirm",
+            OrderMail::ServiceDeleted { .. } => "service_deleted",
             OrderMail::ServiceReady { .. } => "service_ready",
         }
     }
@@ -323,6 +356,101 @@ impl OrderMail {
                     t("Voir mon avoir".into(), "See my credit note".into()),
                     link.clone(),
                 )),
+                vec![],
+            ),
+            OrderMail::TerminationScheduled {
+                name,
+                ends_on,
+                link,
+            } => (
+                t(
+                    format!("Résiliation de {name} enregistrée"),
+                    format!("Termination of {name} recorded"),
+                ),
+                vec![t(
+                    format!(
+                        "Votre service {name} ne sera pas renouvelé : il sera supprimé le \
+                         {ends_on}, avec ses données. Vous pouvez annuler cette résiliation \
+                         jusqu'à 24 heures avant cette date."
+                    ),
+                    format!(
+                        "Your service {name} will not be renewed: it will be deleted on \
+                         {ends_on}, with its data. You can cancel this termination until 24 \
+                         hours before that date."
+                    ),
+                )],
+                Some((t("Gérer mon service".into(), "Manage my service".into()), link.clone())),
+                vec![],
+            ),
+            OrderMail::TerminationCancelled { name } => (
+                t(
+                    format!("Résiliation de {name} annulée"),
+                    format!("Termination of {name} cancelled"),
+                ),
+                vec![t(
+                    format!("La résiliation de votre service {name} est annulée ; il reste actif."),
+                    format!("The termination of your service {name} is cancelled; it stays active."),
+                )],
+                None,
+                vec![],
+            ),
+            OrderMail::DeletionToken {
+                name,
+                link,
+                token,
+                hours,
+            } => (
+                t(
+                    format!("Confirmez la suppression de {name}"),
+                    format!("Confirm the deletion of {name}"),
+                ),
+                vec![
+                    t(
+                        format!(
+                            "Vous avez demandé la suppression immédiate de votre service \
+                             {name}. Elle est définitive : le service et ses données seront \
+                             effacés, sans remboursement. Pour confirmer, suivez le lien (valable \
+                             {hours} heures, une seule fois) ou collez ce code dans votre espace \
+                             client :"
+                        ),
+                        format!(
+                            "You asked for the immediate deletion of your service {name}. It is \
+                             final: the service and its data will be erased, with no refund. To \
+                             confirm, follow the link (valid {hours} hours, once) or paste this \
+                             code in your customer space:"
+                        ),
+                    ),
+                    token.clone(),
+                ],
+                Some((
+                    t("Supprimer définitivement".into(), "Delete for good".into()),
+                    link.clone(),
+                )),
+                vec![t(
+                    "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : rien ne sera supprimé.".into(),
+                    "If you did not ask for this, ignore this message: nothing will be deleted.".into(),
+                )],
+            ),
+            OrderMail::ServiceDeleted {
+                name,
+                at_expiration,
+            } => (
+                t(
+                    format!("Votre service {name} a été supprimé"),
+                    format!("Your service {name} was deleted"),
+                ),
+                vec![if *at_expiration {
+                    t(
+                        format!("Comme demandé, votre service {name} a été supprimé à son expiration."),
+                        format!("As asked, your service {name} was deleted at its expiration."),
+                    )
+                } else {
+                    t(
+                        format!("Votre service {name} a été supprimé, comme vous l'avez confirmé."),
+                        format!("Your service {name} was deleted, as you confirmed."),
+                    )
+                }],
+                None,
                 vec![],
             ),
             OrderMail::ServiceReady {

@@ -15,4 +15,5 @@ mod ops;
 mod orders;
 mod payment_methods;
 mod security;
+mod services;
 mod validation;

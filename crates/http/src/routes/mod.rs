@@ -9,6 +9,7 @@ pub(crate) mod me;
 pub(crate) mod ops;
 pub(crate) mod orders;
 pub(crate) mod payment_methods;
+pub(crate) mod services;
 
 use crate::AppState;
 use axum::Router;
@@ -23,5 +24,6 @@ pub fn routes() -> Router<AppState> {
         .merge(orders::routes())
         .merge(invoices::routes())
         .merge(payment_methods::routes())
+        .merge(services::routes())
         .merge(admin_orders::routes())
 }
