@@ -362,7 +362,17 @@ pub async fn report_delivery(
                 ));
             }
             let now = app.now_ms();
-            order_store::set_delivery_error(tx.conn(), order_id, Some(reason), now).await?;
+            if order.delivery_error.as_deref() == Some(reason) {
+                // The same report again: recorded already.
+                drop(tx);
+                return orders::get(app, None, order_id).await;
+            }
+            if !order_store::set_delivery_error(tx.conn(), order_id, Some(reason), now).await? {
+                return Err(AppError::conflict(
+                    "order_not_delivering",
+                    "this order is not being delivered",
+                ));
+            }
             record_event(
                 app,
                 tx.conn(),
@@ -545,6 +555,22 @@ pub async fn cancel_by_operator(
             "order_not_cancellable",
             "a delivered or cancelled order cannot be cancelled",
         ));
+    }
+    // A paid order is invoiced: the money goes back through a credit note first.
+    if order.paid_at.is_some() {
+        let credited = match guichet_store::invoices::of_order(tx.conn(), order_id).await? {
+            Some(inv) => {
+                guichet_store::invoices::credited_total(tx.conn(), &inv.id).await?
+                    >= inv.total_minor
+            }
+            None => true,
+        };
+        if !credited {
+            return Err(AppError::conflict(
+                "credit_invoice_first",
+                "this order is paid: credit its invoice in full (with its refund) before cancelling it",
+            ));
+        }
     }
     let account = orders::account_of(tx.conn(), &order).await?;
     let number = order.number.clone();

@@ -8,6 +8,9 @@ use guichet_store::idempotency;
 use sha2::{Digest, Sha256};
 
 pub const KEEP_MS: i64 = 86_400_000;
+/// A claim still running after this long is taken as abandoned and may run again (the use
+/// cases behind keys are themselves safe to run again: one live payment per order).
+pub const STALE_CLAIM_MS: i64 = 5 * 60_000;
 
 /// What to do with a request carrying a key.
 pub enum Claim {
@@ -54,6 +57,12 @@ pub async fn begin(app: &App, account_id: &str, key: &str, hash: &str) -> Result
             "idempotency_key_reused",
             "this Idempotency-Key was used for another request",
         ));
+    }
+    if row.status_code == 0 {
+        let mut c = app.db.conn().await?;
+        if idempotency::reclaim(&mut c, account_id, key, hash, now - STALE_CLAIM_MS, now).await? {
+            return Ok(Claim::Run);
+        }
     }
     match (row.status_code, row.response_body) {
         (0, _) | (_, None) => Err(AppError::conflict(

@@ -621,16 +621,22 @@ pub async fn credit(
     let (lines, per_rate) = if full {
         (doc.lines.clone(), doc.totals_per_rate.clone())
     } else {
-        let rates: Vec<(u32, i64, i64)> = doc
+        // What is left to credit at each rate: the invoice's, less earlier credit notes'.
+        let mut left: BTreeMap<i64, (i64, i64)> = doc
             .totals_per_rate
             .iter()
-            .map(|r| {
-                (
-                    u32::try_from(r.rate_bp).unwrap_or(0),
-                    r.net_minor,
-                    r.vat_minor,
-                )
-            })
+            .map(|r| (r.rate_bp, (r.net_minor, r.vat_minor)))
+            .collect();
+        for cn in invoices::credit_notes_of(tx.conn(), &original.id).await? {
+            for r in document_of(&cn)?.totals_per_rate {
+                let e = left.entry(r.rate_bp).or_insert((0, 0));
+                e.0 -= r.net_minor;
+                e.1 -= r.vat_minor;
+            }
+        }
+        let rates: Vec<(u32, i64, i64)> = left
+            .into_iter()
+            .map(|(rate, (net, vat))| (u32::try_from(rate).unwrap_or(0), net.max(0), vat.max(0)))
             .collect();
         let parts = guichet_domain::pricing::split_credit(amount, &rates).ok_or_else(|| {
             AppError::field(

@@ -1,24 +1,43 @@
-//! The periodic work that falls due with time: unpaid orders expiring and payments whose
-//! outcome is unknown. The worker runs it every pass; a sandbox clock move runs it at once so
-//! that what fell due is done before the move answers. Each step is idempotent.
+//! The periodic work that falls due with time: payments whose outcome is unknown, unpaid
+//! orders expiring, refunds to send again, terminated services reaching their end, old
+//! idempotency keys. The worker runs it every pass; a sandbox clock move runs it at once so
+//! that what fell due is done before the move answers. Each step is idempotent, and one
+//! failing step does not stop the others.
 
-use crate::{App, Result};
+use crate::{App, AppError};
 
 #[derive(Debug, Default, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
 pub struct DueReport {
-    pub orders_expired: usize,
     pub payments_reconciled: usize,
+    pub orders_expired: usize,
+    pub refunds_retried: usize,
+    pub services_deleted: usize,
 }
 
-pub async fn run_due(app: &App) -> Result<DueReport> {
+fn logged(step: &str, r: Result<usize, AppError>) -> usize {
+    r.unwrap_or_else(|e| {
+        tracing::warn!(step, error = %e.message, "due work failed; retried next pass");
+        0
+    })
+}
+
+pub async fn run_due(app: &App) -> crate::Result<DueReport> {
     // Settle unknown payments first: an order paid in fact must not expire.
-    let payments_reconciled = crate::payments::reconcile_due(app).await?;
-    let orders_expired = crate::orders::expire_due(app).await?;
-    crate::idempotency::purge(app).await?;
-    crate::refunds::retry_due(app).await?;
-    crate::service_ending::terminations_due(app).await?;
+    let payments_reconciled = logged("payments", crate::payments::reconcile_due(app).await);
+    let orders_expired = logged("orders", crate::orders::expire_due(app).await);
+    let refunds_retried = logged("refunds", crate::refunds::retry_due(app).await);
+    let services_deleted = logged(
+        "terminations",
+        crate::service_ending::terminations_due(app).await,
+    );
+    logged(
+        "idempotency",
+        crate::idempotency::purge(app).await.map(|n| n as usize),
+    );
     Ok(DueReport {
-        orders_expired,
         payments_reconciled,
+        orders_expired,
+        refunds_retried,
+        services_deleted,
     })
 }

@@ -322,7 +322,13 @@ pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result
     let today =
         crate::clock::utc_date(now).ok_or_else(|| AppError::internal("clock out of range"))?;
     let is_company = account.kind == "company";
+    let number_country = account
+        .vat_number
+        .as_deref()
+        .and_then(|v| guichet_domain::vat_number::VatNumber::parse(v).ok())
+        .map(|n| n.country().to_owned());
     let vat_number = if is_company
+        && number_country.as_deref() == Some(account.country.as_str())
         && crate::vies::usable_for_reverse_charge(
             app.vat_checker.as_deref(),
             account.vat_number.as_deref(),

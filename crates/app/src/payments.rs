@@ -18,6 +18,9 @@ use utoipa::ToSchema;
 
 /// A `pending` payment untouched for this long is looked up at the gateway.
 const STALE_PENDING_MS: i64 = 60_000;
+/// A payment the gateway has no record of is failed only after this long: until then the
+/// charge may still be in flight (or not yet visible at the gateway).
+const NOT_FOUND_GRACE_MS: i64 = 15 * 60_000;
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -261,8 +264,9 @@ async fn already_paying(app: &App, order_id: &str) -> AppError {
     }
 }
 
-/// Record a gateway outcome for a payment, once; a success moves the order on.
-pub async fn settle(app: &App, p: &PaymentRow, outcome: &Outcome) -> Result<()> {
+/// Record a gateway outcome for a payment, once; a success moves the order on. Returns
+/// whether this call settled it.
+pub async fn settle(app: &App, p: &PaymentRow, outcome: &Outcome) -> Result<bool> {
     let now = app.now_ms();
     let mut tx = app.db.begin().await?;
     let (state, gateway_ref, failure) = match outcome {
@@ -271,13 +275,20 @@ pub async fn settle(app: &App, p: &PaymentRow, outcome: &Outcome) -> Result<()> 
         Outcome::Unknown => ("unknown", None, None),
     };
     if p.state == "unknown" && state == "unknown" {
-        return Ok(());
+        return Ok(false);
     }
     // Order row first, then the payment: the same lock order as paying and cancelling.
     order_store::lock(tx.conn(), &p.order_id, now).await?;
     if !payments::settle(tx.conn(), &p.id, state, gateway_ref, failure, now).await? {
-        // Settled by someone else already.
-        return Ok(());
+        // Settled by someone else already. Money taken on a payment recorded as failed must
+        // not go unnoticed: it needs a refund by hand.
+        if matches!(outcome, Outcome::Succeeded { .. })
+            && let Some(now_row) = payments::get(tx.conn(), &p.id).await?
+            && now_row.state == "failed"
+        {
+            tracing::error!(payment = %p.id, order = %p.order_id, "charge succeeded on a payment already recorded as failed: refund it");
+        }
+        return Ok(false);
     }
     if let Some(m) = &p.payment_method_id {
         match outcome {
@@ -312,7 +323,7 @@ pub async fn settle(app: &App, p: &PaymentRow, outcome: &Outcome) -> Result<()> 
                 // Cannot happen while the order row is locked by the payment; kept loud.
                 tracing::error!(order = %order.id, payment = %p.id, "payment succeeded on an order that was no longer unpaid: refund needed");
                 tx.commit().await?;
-                return Ok(());
+                return Ok(true);
             }
             record_event(
                 app,
@@ -402,7 +413,7 @@ pub async fn settle(app: &App, p: &PaymentRow, outcome: &Outcome) -> Result<()> 
     }
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
-    Ok(())
+    Ok(true)
 }
 
 fn failure_text(code: &str, lang: Language) -> &'static str {
@@ -434,6 +445,7 @@ pub async fn reconcile_due(app: &App) -> Result<usize> {
             Some(g) => match g.lookup(app, &p.idempotency_key).await? {
                 Lookup::Found(o) => o,
                 // The gateway never took it: nothing was charged.
+                Lookup::NotFound if p.updated_at > now - NOT_FOUND_GRACE_MS => continue,
                 Lookup::NotFound => Outcome::Failed {
                     code: "abandoned".into(),
                 },
@@ -447,8 +459,13 @@ pub async fn reconcile_due(app: &App) -> Result<usize> {
         if outcome == Outcome::Unknown {
             continue;
         }
-        settle(app, &p, &outcome).await?;
-        n += 1;
+        match settle(app, &p, &outcome).await {
+            Ok(true) => n += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(payment = %p.id, error = %e.message, "could not settle a payment")
+            }
+        }
     }
     Ok(n)
 }

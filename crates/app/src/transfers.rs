@@ -89,7 +89,7 @@ pub async fn mark_received(app: &App, op: &Operator, payment_id: &str) -> Result
             "this payment is not a transfer being waited for",
         ));
     }
-    crate::payments::settle(
+    let settled = crate::payments::settle(
         app,
         &p,
         &Outcome::Succeeded {
@@ -97,6 +97,12 @@ pub async fn mark_received(app: &App, op: &Operator, payment_id: &str) -> Result
         },
     )
     .await?;
+    if !settled {
+        return Err(AppError::conflict(
+            "payment_not_awaiting_transfer",
+            "this payment was settled meanwhile (the order may have expired)",
+        ));
+    }
     let mut tx = app.db.begin().await?;
     operators::audit(
         app,

@@ -155,6 +155,13 @@ pub fn vat_number(input: &str) -> Result<String, FieldError> {
         .filter(|c| !matches!(c, ' ' | '.' | '-'))
         .collect::<String>()
         .to_ascii_uppercase();
+    if !v.is_ascii() {
+        return Err(FieldError {
+            field: String::new(),
+            code: "invalid_vat_number",
+            message: "a VAT number has letters and digits only".into(),
+        });
+    }
     let prefix = v.get(..2).unwrap_or("");
     let eu = crate::country::CountryCode::parse(prefix).is_ok_and(|c| c.is_eu())
         || matches!(prefix, "EL" | "XI");
@@ -425,6 +432,12 @@ mod tests {
             country: "FR".into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn vat_numbers_with_other_characters_are_refused_not_a_panic() {
+        assert_eq!(vat_number("A€12").unwrap_err().code, "invalid_vat_number");
+        assert_eq!(vat_number("é").unwrap_err().code, "invalid_vat_number");
     }
 
     #[test]

@@ -69,6 +69,30 @@ pub async fn complete(
     Ok(())
 }
 
+/// Take over a claim whose request never finished (its process died or the client went away
+/// mid-request) once it is older than `stale_before`; true for the one caller that got it.
+pub async fn reclaim(
+    c: &mut AnyConnection,
+    account_id: &str,
+    key: &str,
+    request_hash: &str,
+    stale_before: i64,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE idempotency_keys SET created_at = $5 WHERE account_id = $1 AND idem_key = $2 \
+         AND request_hash = $3 AND status_code = 0 AND created_at < $4",
+    )
+    .bind(account_id)
+    .bind(key)
+    .bind(request_hash)
+    .bind(stale_before)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 /// Forget a claim whose request failed before doing anything (so it may be retried).
 pub async fn release(c: &mut AnyConnection, account_id: &str, key: &str) -> Result<()> {
     sqlx::query(

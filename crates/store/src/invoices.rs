@@ -138,6 +138,15 @@ pub async fn list(c: &mut AnyConnection, f: &ListFilter<'_>) -> Result<Vec<Invoi
         .await?)
 }
 
+/// The credit notes issued against an invoice.
+pub async fn credit_notes_of(c: &mut AnyConnection, invoice_id: &str) -> Result<Vec<InvoiceRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM invoices WHERE credited_invoice_id = $1 ORDER BY seq");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(invoice_id)
+        .fetch_all(c)
+        .await?)
+}
+
 /// Sum of the credit notes already issued against an invoice.
 pub async fn credited_total(c: &mut AnyConnection, invoice_id: &str) -> Result<i64> {
     Ok(sqlx::query_scalar(

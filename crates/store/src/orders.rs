@@ -267,19 +267,23 @@ pub async fn set_cancel_reason(c: &mut AnyConnection, id: &str, reason: &str) ->
     Ok(())
 }
 
+/// Record a delivery failure on an order still being delivered; false if it moved on.
 pub async fn set_delivery_error(
     c: &mut AnyConnection,
     id: &str,
     error: Option<&str>,
     now: i64,
-) -> Result<()> {
-    sqlx::query("UPDATE orders SET delivery_error = $2, updated_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(error)
-        .bind(now)
-        .execute(c)
-        .await?;
-    Ok(())
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE orders SET delivery_error = $2, updated_at = $3 \
+         WHERE id = $1 AND status = 'delivering'",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 pub async fn set_line_service(

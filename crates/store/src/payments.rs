@@ -113,15 +113,16 @@ pub async fn settle(
 }
 
 /// Payments whose outcome is not known: `unknown` ones, and `pending` ones last touched
-/// before `stale_before` (the process that started them died).
+/// before `stale_before` (the process that started them died). Bank transfers wait for an
+/// operator, not for a gateway, and are left out.
 pub async fn unsettled(
     c: &mut AnyConnection,
     stale_before: i64,
     limit: i64,
 ) -> Result<Vec<PaymentRow>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM payments WHERE state = 'unknown' \
-         OR (state = 'pending' AND updated_at < $1) ORDER BY updated_at, id LIMIT $2"
+        "SELECT {COLUMNS} FROM payments WHERE gateway <> 'bank_transfer' AND (state = 'unknown' \
+         OR (state = 'pending' AND updated_at < $1)) ORDER BY updated_at, id LIMIT $2"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(stale_before)

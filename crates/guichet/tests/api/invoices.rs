@@ -333,6 +333,31 @@ async fn reverse_charge_for_eu_companies(b: Backend) {
     );
     assert_eq!(v["document"]["buyer"]["vat_number"], "DE811363057");
     assert_eq!(v["document"]["buyer"]["organisation"], "Beispiel GmbH");
+
+    // A VAT number from another country than the company's address: VAT is charged.
+    let mut body = signup_body("mismatch@example.de");
+    body["kind"] = json!("company");
+    body["organisation"] = json!("Andere GmbH");
+    body["country"] = json!("DE");
+    body["vat_number"] = json!("FR40303265045");
+    let (st, v) = s.post("/api/v1/signup", None, body).await;
+    assert_eq!(st, 201, "{v}");
+    let tok = w
+        .smtp
+        .wait_for_token("mismatch@example.de", "/verify-email?token=")
+        .await;
+    s.post("/api/v1/auth/verify-email", None, json!({"token": tok}))
+        .await;
+    let t = s.login("mismatch@example.de", PASSWORD).await;
+    let (_, o) = s
+        .post(
+            "/api/v1/me/orders",
+            Some(&t),
+            json!({"lines": [{"plan": "mail-yearly"}]}),
+        )
+        .await;
+    assert_eq!(o["tax_treatment"], "oss");
+    assert_eq!(o["vat_minor"], 228);
 }
 
 async fn idempotency_keys_replay(b: Backend) {

@@ -16,6 +16,7 @@ both_backends!(
     payment_outcomes,
     instant_products_and_cancellation,
     bad_orders_are_refused,
+    paid_orders_are_credited_before_cancelled,
 );
 
 /// A catalog with a VPS (delivered by the provider), a domain name and an instant product.
@@ -921,4 +922,50 @@ async fn bad_orders_are_refused(b: Backend) {
     // The order is untouched and still payable by its owner.
     let (st, o) = pay(s, &t, id, &source).await;
     assert_eq!((st, &o["status"]), (200, &json!("delivering")));
+}
+
+async fn paid_orders_are_credited_before_cancelled(b: Backend) {
+    let w = World::new(b).await;
+    let s = &w.server;
+    let op = s.operator_key();
+    catalog(s, &op).await;
+    let t = s.customer(&w.smtp, "refused@example.fr").await;
+    let o = order(s, &t, json!([{"plan": "vps-s-monthly"}])).await;
+    let id = o["id"].as_str().unwrap();
+    let (st, o) = pay(s, &t, id, &s.card_token("4242424242424242").await).await;
+    assert_eq!((st, &o["status"]), (200, &json!("delivering")));
+    let cancel = format!("/api/v1/admin/orders/{id}/cancel");
+    let (st, v) = s
+        .post(&cancel, Some(&op), json!({"reason": "fraud suspected"}))
+        .await;
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (409, Some("credit_invoice_first"))
+    );
+    let (_, page) = s.get("/api/v1/me/invoices", Some(&t)).await;
+    let inv = page["items"][0]["id"].as_str().unwrap();
+    let (st, cn) = s
+        .post(
+            &format!("/api/v1/admin/invoices/{inv}/credit-notes"),
+            Some(&op),
+            json!({"reason": "Order refused"}),
+        )
+        .await;
+    assert_eq!((st, &cn["refund"]["state"]), (201, &json!("succeeded")));
+    let (st, o) = s
+        .post(&cancel, Some(&op), json!({"reason": "fraud suspected"}))
+        .await;
+    assert_eq!((st, &o["status"]), (200, &json!("cancelled")), "{o}");
+    // A failure report on a cancelled order is refused, not recorded.
+    let (st, v) = s
+        .post(
+            &format!("/api/v1/admin/orders/{id}/delivery"),
+            Some(&op),
+            json!({"outcome": "failed", "reason": "late"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (409, Some("order_not_delivering"))
+    );
 }
