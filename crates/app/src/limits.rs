@@ -1,5 +1,5 @@
 //! Brute-force limits on log-in, second factor, password reset, sign-up and e-mail
-//! verification. Counters live in the database (they hold across nodes). Past a free
+//! verification, and a brake on order placement. Counters live in the database (they hold across nodes). Past a free
 //! allowance, each failure doubles the wait (1 s, 2 s, 4 s… up to 15 minutes): an attacker
 //! slows down, and nobody can lock an account for longer than the cap.
 
@@ -43,6 +43,14 @@ pub const SECOND_FACTOR: Policy = Policy {
 /// Sign-ups, password-reset requests and unknown verification tokens from one address.
 pub const PER_IP_REQUESTS: Policy = Policy {
     free: 20,
+    window_ms: 60 * MIN,
+    max_delay_ms: 60 * MIN,
+};
+
+/// Orders placed by one account: each one mails the customer and waits for a payment, so a
+/// runaway script is slowed down.
+pub const ORDERS_PER_ACCOUNT: Policy = Policy {
+    free: 30,
     window_ms: 60 * MIN,
     max_delay_ms: 60 * MIN,
 };

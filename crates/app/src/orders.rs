@@ -308,6 +308,12 @@ pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result
             "an order has 1 to 50 lines",
         ));
     }
+    crate::limits::attempt(
+        app,
+        &format!("orders:account:{}", account.id),
+        &crate::limits::ORDERS_PER_ACCOUNT,
+    )
+    .await?;
     let currency = account.currency.clone();
     if let Some(c) = &input.currency
         && !c.eq_ignore_ascii_case(&currency)

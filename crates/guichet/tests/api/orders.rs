@@ -17,6 +17,7 @@ both_backends!(
     instant_products_and_cancellation,
     bad_orders_are_refused,
     paid_orders_are_credited_before_cancelled,
+    order_floods_are_slowed,
 );
 
 /// A catalog with a VPS (delivered by the provider), a domain name and an instant product.
@@ -968,4 +969,29 @@ async fn paid_orders_are_credited_before_cancelled(b: Backend) {
         (st, v["code"].as_str()),
         (409, Some("order_not_delivering"))
     );
+}
+
+async fn order_floods_are_slowed(b: Backend) {
+    let w = World::new(b).await;
+    let s = &w.server;
+    let op = s.operator_key();
+    catalog(s, &op).await;
+    let t = s.customer(&w.smtp, "script@example.fr").await;
+    let other = s.customer(&w.smtp, "calm@example.fr").await;
+    // Thirty free orders an hour; past them, each one makes the next wait (1 s, then more).
+    for _ in 0..31 {
+        order(s, &t, json!([{"plan": "vps-s-monthly"}])).await;
+    }
+    let r = s
+        .client
+        .post(s.url("/api/v1/me/orders"))
+        .bearer_auth(&t)
+        .json(&json!({"lines": [{"plan": "vps-s-monthly"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().get("retry-after").is_some());
+    // Another account is not affected.
+    order(s, &other, json!([{"plan": "vps-s-monthly"}])).await;
 }
