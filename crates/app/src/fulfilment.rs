@@ -81,7 +81,7 @@ async fn start_delivery(
     .await?;
     let lines = order_store::lines(c, &order.id).await?;
     if builtin(app, c, &lines).await? {
-        deliver_in(app, c, order, account, &[], "provisioner").await?;
+        deliver_in(app, c, order, account, &lines, &[], "provisioner").await?;
     } else {
         crate::provisioning::emit(
             app,
@@ -166,14 +166,14 @@ async fn deliver_in(
     c: &mut AnyConnection,
     order: &OrderRow,
     account: &AccountRow,
+    lines: &[LineRow],
     reported: &[DeliveredService],
     actor: &str,
 ) -> Result<()> {
     let now = app.now_ms();
     let today =
         crate::clock::utc_date(now).ok_or_else(|| AppError::internal("clock out of range"))?;
-    let lines = order_store::lines(c, &order.id).await?;
-    for l in &lines {
+    for l in lines {
         let period = BillingPeriod::parse(&l.period)
             .ok_or_else(|| AppError::internal("order line with an unknown period"))?;
         let expires = guichet_domain::period::expiration_after(today, period, 1)
@@ -339,7 +339,16 @@ pub async fn report_delivery(
                 }
             }
             let actor = op.actor();
-            deliver_in(app, tx.conn(), &order, &account, &report.services, &actor).await?;
+            deliver_in(
+                app,
+                tx.conn(),
+                &order,
+                &account,
+                &lines,
+                &report.services,
+                &actor,
+            )
+            .await?;
             operators::audit(app, tx.conn(), op, "order.delivered", Some(order_id), None).await?;
         }
         "failed" => {

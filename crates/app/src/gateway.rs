@@ -52,6 +52,21 @@ pub enum RefundOutcome {
     Unknown,
 }
 
+/// What can be shown of a card token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardInfo {
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: i64,
+    pub exp_year: i64,
+}
+
+impl CardInfo {
+    pub fn label(&self) -> String {
+        format!("{} •••• {}", self.brand, self.last4)
+    }
+}
+
 pub struct ChargeRequest<'a> {
     pub idempotency_key: &'a str,
     pub source: &'a str,
@@ -77,16 +92,27 @@ impl Gateway {
         }
     }
 
-    /// A label for the source (`Visa •••• 4242`), or `None` if the gateway does not know it.
-    pub async fn describe(self, app: &App, source: &str) -> Result<Option<String>> {
+    /// What the gateway shows of a token (brand, last four digits, expiry), or `None` if it
+    /// does not know it.
+    pub async fn card(self, app: &App, token: &str) -> Result<Option<CardInfo>> {
         match self {
             Gateway::Sandbox => {
                 let mut c = app.db.conn().await?;
-                Ok(payments::sandbox_card(&mut c, source)
+                Ok(payments::sandbox_card(&mut c, token)
                     .await?
-                    .map(|card| format!("{} •••• {}", card.brand, card.last4)))
+                    .map(|card| CardInfo {
+                        brand: card.brand,
+                        last4: card.last4,
+                        exp_month: card.exp_month,
+                        exp_year: card.exp_year,
+                    }))
             }
         }
+    }
+
+    /// A label for the source (`Visa •••• 4242`), or `None` if the gateway does not know it.
+    pub async fn describe(self, app: &App, source: &str) -> Result<Option<String>> {
+        Ok(self.card(app, source).await?.map(|c| c.label()))
     }
 
     pub async fn charge(self, app: &App, r: &ChargeRequest<'_>) -> Result<Outcome> {

@@ -1,7 +1,7 @@
 //! Invoice and credit note PDFs (PDF/A-3b with the Factur-X XML embedded), rendered from the
 //! frozen document on each download, and a ZIP of the PDFs of a date range.
 
-use crate::invoices::{self, InvoiceDocument, ListQuery};
+use crate::invoices::{self, InvoiceDocument};
 use crate::zip::ZipWriter;
 use crate::{App, AppError, Result};
 use guichet_domain::Currency;
@@ -118,40 +118,47 @@ pub async fn zip(
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<Vec<u8>> {
-    let mut ids = Vec::new();
-    for kind in [invoices::INVOICE, invoices::CREDIT_NOTE] {
-        let mut before: Option<String> = None;
+    let from = invoices::date_param("from", from)?;
+    let to = invoices::date_param("to", to)?;
+    let mut docs = Vec::new();
+    {
+        let mut c = app.db.conn().await?;
+        let mut before: Option<(i64, String)> = None;
         loop {
-            let page = invoices::list(
-                app,
-                Some(account_id),
-                &ListQuery {
-                    kind,
-                    from,
-                    to,
-                    before: before.as_deref(),
-                    limit: Some(200),
+            let rows = guichet_store::invoices::list(
+                &mut c,
+                &guichet_store::invoices::ListFilter {
+                    account_id: Some(account_id),
+                    kind: None,
+                    from: from.as_deref(),
+                    to: to.as_deref(),
+                    before: before.as_ref().map(|(a, i)| (*a, i.as_str())),
+                    limit: 200,
                 },
             )
             .await?;
-            ids.extend(page.items.into_iter().map(|i| i.id));
-            if ids.len() > ZIP_MAX {
+            let Some(last) = rows.last() else { break };
+            before = Some((last.issued_at, last.id.clone()));
+            for r in &rows {
+                docs.push(invoices::document_of(r)?);
+            }
+            if docs.len() > ZIP_MAX {
                 return Err(AppError::field(
                     "from",
                     "too_many_documents",
                     "more than 1000 documents: choose a shorter date range",
                 ));
             }
-            match page.next_cursor {
-                Some(c) => before = Some(c),
-                None => break,
+            if rows.len() < 200 {
+                break;
             }
         }
     }
     let today = crate::clock::utc_date(app.now_ms()).unwrap_or(jiff::civil::Date::MIN);
     let mut z = ZipWriter::new(today);
-    for id in ids {
-        let (name, bytes) = pdf(app, Some(account_id), &id).await?;
+    for d in docs {
+        let name = format!("{}.pdf", d.number);
+        let bytes = render(d).await?;
         z.add(&name, &bytes)
             .map_err(|e| AppError::field("from", "archive_too_large", e))?;
     }

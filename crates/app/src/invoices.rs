@@ -154,7 +154,7 @@ fn summary(r: &InvoiceRow) -> InvoiceSummary {
     }
 }
 
-fn document_of(r: &InvoiceRow) -> Result<InvoiceDocument> {
+pub(crate) fn document_of(r: &InvoiceRow) -> Result<InvoiceDocument> {
     serde_json::from_str(&r.document).map_err(|e| {
         tracing::error!(invoice = %r.id, error = %e, "stored invoice document unreadable");
         AppError::internal("invoice document unreadable")
@@ -388,7 +388,7 @@ pub(crate) async fn issue_for_order(
     Ok(Some(row))
 }
 
-fn date_param(field: &str, v: Option<&str>) -> Result<Option<String>> {
+pub(crate) fn date_param(field: &str, v: Option<&str>) -> Result<Option<String>> {
     match v.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => s
@@ -445,23 +445,26 @@ pub async fn list(app: &App, account_id: Option<&str>, q: &ListQuery<'_>) -> Res
     Ok(InvoicePage { items, next_cursor })
 }
 
-async fn load(app: &App, account_id: Option<&str>, id: &str) -> Result<InvoiceRow> {
+async fn load_in(c: &mut AnyConnection, account_id: Option<&str>, id: &str) -> Result<InvoiceRow> {
     if !ids::is_id(id) {
         return Err(AppError::not_found("invoice_not_found"));
     }
-    let mut c = app.db.conn().await?;
-    invoices::get(&mut c, id, account_id)
+    invoices::get(c, id, account_id)
         .await?
         .ok_or_else(|| AppError::not_found("invoice_not_found"))
 }
 
+async fn load(app: &App, account_id: Option<&str>, id: &str) -> Result<InvoiceRow> {
+    let mut c = app.db.conn().await?;
+    load_in(&mut c, account_id, id).await
+}
+
 /// One document with everything printed on it.
 pub async fn get(app: &App, account_id: Option<&str>, id: &str) -> Result<InvoiceView> {
-    let r = load(app, account_id, id).await?;
-    let refund = {
-        let mut c = app.db.conn().await?;
-        guichet_store::refunds::of_credit_note(&mut c, &r.id).await?
-    };
+    let mut c = app.db.conn().await?;
+    let r = load_in(&mut c, account_id, id).await?;
+    let refund = guichet_store::refunds::of_credit_note(&mut c, &r.id).await?;
+    drop(c);
     Ok(InvoiceView {
         document: document_of(&r)?,
         summary: summary(&r),
@@ -745,11 +748,4 @@ pub async fn credit(
         crate::refunds::send(app, &r).await?;
     }
     get(app, None, &row.id).await
-}
-
-/// Every number of a series and year is there once, from 1 without a hole.
-pub async fn gapless(app: &App, kind: &str, year: i64) -> Result<bool> {
-    let mut c = app.db.conn().await?;
-    let n = invoices::numbers(&mut c, kind, year).await?;
-    Ok(n.iter().enumerate().all(|(i, s)| *s == i as i64 + 1))
 }

@@ -11,7 +11,7 @@ use guichet_domain::pricing::{self, LineInput, MAX_LINES, MAX_QUANTITY};
 use guichet_domain::{BillingPeriod, Currency, FieldError, Language, Money, tax};
 use guichet_store::accounts::AccountRow;
 use guichet_store::orders::{self, DocumentRow, EventRow, LineRow, OrderRow};
-use guichet_store::{AnyConnection, catalog, payments, services};
+use guichet_store::{AnyConnection, catalog, payments};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -874,10 +874,4 @@ pub(crate) async fn account_of(c: &mut AnyConnection, o: &OrderRow) -> Result<Ac
     guichet_store::accounts::by_id(c, &o.account_id)
         .await?
         .ok_or_else(|| AppError::internal("order without account"))
-}
-
-/// Services delivered for an order (for the operator's view).
-pub async fn services_of(app: &App, order_id: &str) -> Result<Vec<services::ServiceRow>> {
-    let mut c = app.db.conn().await?;
-    Ok(services::of_order(&mut c, order_id).await?)
 }

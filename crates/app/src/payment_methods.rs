@@ -9,7 +9,6 @@ use crate::{App, AppError, Result, ids};
 use guichet_domain::iban::Iban;
 use guichet_domain::payment_method::{Status, status};
 use guichet_store::payment_methods::{self, MethodRow};
-use guichet_store::payments;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -142,21 +141,17 @@ pub async fn add(
                 .ok_or_else(|| {
                     AppError::field("token", "token_required", "a card token is required")
                 })?;
-            let mut c = app.db.conn().await?;
-            let card = payments::sandbox_card(&mut c, token)
-                .await?
-                .ok_or_else(|| {
-                    AppError::field(
-                        "token",
-                        "invalid_token",
-                        "the gateway does not know this token",
-                    )
-                })?;
-            drop(c);
+            let card = gateway.card(app, token).await?.ok_or_else(|| {
+                AppError::field(
+                    "token",
+                    "invalid_token",
+                    "the gateway does not know this token",
+                )
+            })?;
             let row = MethodRow {
                 gateway: gateway.name().to_owned(),
-                token: Some(card.token.clone()),
-                label: format!("{} •••• {}", card.brand, card.last4),
+                token: Some(token.to_owned()),
+                label: card.label(),
                 brand: Some(card.brand),
                 last4: Some(card.last4),
                 exp_month: Some(card.exp_month),

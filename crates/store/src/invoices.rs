@@ -157,14 +157,3 @@ pub async fn credited_total(c: &mut AnyConnection, invoice_id: &str) -> Result<i
     .fetch_one(c)
     .await?)
 }
-
-/// Every number of a series and year, in order (for audits and tests of gaplessness).
-pub async fn numbers(c: &mut AnyConnection, series: &str, year: i64) -> Result<Vec<i64>> {
-    Ok(
-        sqlx::query_scalar("SELECT seq FROM invoices WHERE series = $1 AND year = $2 ORDER BY seq")
-            .bind(series)
-            .bind(year)
-            .fetch_all(c)
-            .await?,
-    )
-}

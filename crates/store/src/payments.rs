@@ -217,13 +217,3 @@ pub async fn sandbox_find_charge(
     .fetch_optional(c)
     .await?)
 }
-
-/// How many charges the sandbox took for one idempotency-key prefix (tests: one per order).
-pub async fn sandbox_count_charges(c: &mut AnyConnection, key_prefix: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sandbox_charges WHERE idempotency_key LIKE $1 AND outcome = 'succeeded'",
-    )
-    .bind(format!("{key_prefix}%"))
-    .fetch_one(c)
-    .await?)
-}
