@@ -25,6 +25,9 @@ pub(crate) async fn after_payment(
     order: &OrderRow,
     account: &AccountRow,
 ) -> Result<()> {
+    if order.kind == "renewal" {
+        return crate::renewals::apply_paid(app, c, order, account).await;
+    }
     let lang = language_of(account);
     record_event(
         app,
@@ -217,6 +220,8 @@ async fn deliver_in(
                 termination_reason: None,
                 termination_comment: None,
                 termination_requested_at: None,
+                next_step_on: Some(today.to_string()),
+                suspended_at: None,
             };
             if !services::insert(c, &s).await? {
                 continue;

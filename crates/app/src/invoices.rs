@@ -292,9 +292,13 @@ pub(crate) async fn issue_for_order(
         let e = per_rate.entry(l.vat_rate_bp).or_insert((0, 0));
         e.0 += l.net_minor;
         e.1 += l.vat_minor;
-        let end = guichet_domain::BillingPeriod::parse(&l.period)
-            .and_then(|p| guichet_domain::period::expiration_after(today, p, 1))
-            .map(|d| d.to_string());
+        // A renewal line says which period it pays for; a new service counts from today.
+        let start = l.period_start.clone().unwrap_or_else(|| today.to_string());
+        let end = l.period_end.clone().or_else(|| {
+            guichet_domain::BillingPeriod::parse(&l.period)
+                .and_then(|p| guichet_domain::period::expiration_after(today, p, 1))
+                .map(|d| d.to_string())
+        });
         let what = match &l.domain {
             Some(d) => format!("{} — {} ({d})", l.product_name, l.plan_name),
             None => format!("{} — {}", l.product_name, l.plan_name),
@@ -308,7 +312,7 @@ pub(crate) async fn issue_for_order(
             } else {
                 what
             },
-            period_start: Some(today.to_string()),
+            period_start: Some(start),
             period_end: end,
             quantity: l.quantity,
             unit_price_minor: l.unit_price_minor + l.setup_fee_minor,

@@ -19,6 +19,7 @@ pub mod ids;
 pub mod invoice_pdf;
 pub mod invoices;
 pub mod jobs;
+pub mod lifecycle;
 pub mod limits;
 pub mod mail;
 pub mod mailbox;
@@ -27,8 +28,10 @@ pub mod orders;
 pub mod payment_methods;
 pub mod payments;
 pub mod provisioning;
+pub mod queue;
 pub mod recovery;
 pub mod refunds;
+pub mod renewals;
 pub mod security;
 pub mod service_ending;
 pub mod services;
@@ -55,6 +58,9 @@ pub struct App {
     pub outbox_signal: Arc<tokio::sync::Notify>,
     /// VIES registration checks of VAT numbers, when configured.
     pub vat_checker: Option<Arc<dyn vies::VatChecker>>,
+    /// Held by a pass over the due work: a sandbox clock move waits for the worker's pass to
+    /// end before moving, so work done "today" is dated today.
+    pub due_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl App {
@@ -67,6 +73,7 @@ impl App {
                 .as_deref()
                 .map(|u| Arc::new(vies::ViesRest::new(u)) as Arc<dyn vies::VatChecker>),
             outbox_signal: Arc::new(tokio::sync::Notify::new()),
+            due_lock: Arc::new(tokio::sync::Mutex::new(())),
             config: Arc::new(config),
         }
     }

@@ -203,8 +203,8 @@ pub async fn move_clock(
             "the clock never moves backwards",
         ));
     }
-    let offset = app.clock.offset_ms() + (target - now);
-    app.clock.set_offset_ms(offset);
+    advance_clock(app, target).await?;
+    let offset = app.clock.offset_ms();
     let mut tx = app.db.begin().await?;
     settings::put(tx.conn(), CLOCK_KEY, &offset.to_string()).await?;
     audit(
@@ -217,10 +217,33 @@ pub async fn move_clock(
     )
     .await?;
     tx.commit().await?;
-    // What fell due up to the new time is done before answering.
-    crate::jobs::run_due(app).await?;
     app.outbox_signal.notify_waiters();
     Ok(clock_view(app))
+}
+
+/// Move a sandbox clock forward to `target_ms` a day at most at a time, doing what falls due
+/// on each day before the next (a year moved at once renews, reminds and suspends on the
+/// days it would have), and store the offset so a restart keeps it.
+pub async fn advance_clock(app: &App, target_ms: i64) -> Result<()> {
+    const DAY: i64 = 86_400_000;
+    loop {
+        let pass = app.due_lock.lock().await;
+        let now = app.now_ms();
+        let step_to = target_ms.min(now + DAY);
+        if step_to > now {
+            app.clock
+                .set_offset_ms(app.clock.offset_ms() + (step_to - now));
+        }
+        crate::jobs::run_due_locked(app).await?;
+        drop(pass);
+        if step_to >= target_ms {
+            break;
+        }
+    }
+    let mut tx = app.db.begin().await?;
+    settings::put(tx.conn(), CLOCK_KEY, &app.clock.offset_ms().to_string()).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// At start-up in sandbox mode: take up the stored clock offset.

@@ -273,11 +273,13 @@ pub async fn record_event(
     Ok(())
 }
 
-fn order_number(now: i64) -> String {
+pub(crate) fn order_number(now: i64) -> String {
     let mut b = [0u8; 4];
     crate::crypto::fill_random(&mut b);
-    let n = u32::from_le_bytes(b) % 1_000_000;
-    format!("{}{:06}", &date_of(now)[..4], n)
+    // Nine random digits: renewals place an order per service and period, so a provider
+    // with a million services still draws a taken number rarely.
+    let n = u32::from_le_bytes(b) % 1_000_000_000;
+    format!("{}{:09}", &date_of(now)[..4], n)
 }
 
 fn bad(field: String, code: &'static str, message: &str) -> FieldError {
@@ -286,6 +288,48 @@ fn bad(field: String, code: &'static str, message: &str) -> FieldError {
         code,
         message: message.to_owned(),
     }
+}
+
+/// The account's VAT number when it may be reverse charged: a company whose number is of its
+/// own country and, when VIES is configured, confirmed by it.
+pub(crate) async fn reverse_charge_number(app: &App, account: &AccountRow) -> Option<String> {
+    let number_country = account
+        .vat_number
+        .as_deref()
+        .and_then(|v| guichet_domain::vat_number::VatNumber::parse(v).ok())
+        .map(|n| n.country().to_owned());
+    let usable = account.kind == "company"
+        && number_country.as_deref() == Some(account.country.as_str())
+        && crate::vies::usable_for_reverse_charge(
+            app.vat_checker.as_deref(),
+            account.vat_number.as_deref(),
+        )
+        .await;
+    if usable {
+        account.vat_number.clone()
+    } else {
+        None
+    }
+}
+
+/// The VAT decision for one tax category sold to `account` on `today`.
+pub(crate) fn tax_decision(
+    app: &App,
+    account: &AccountRow,
+    vat_number: Option<&str>,
+    tax_category: &str,
+    today: jiff::civil::Date,
+) -> tax::Decision {
+    tax::decide(
+        &app.config.seller_country,
+        tax::Buyer {
+            country: &account.country,
+            is_company: account.kind == "company",
+            vat_number,
+        },
+        tax_category,
+        today,
+    )
 }
 
 /// A validated, priced line ready to be written.
@@ -327,36 +371,9 @@ pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result
     let now = app.now_ms();
     let today =
         crate::clock::utc_date(now).ok_or_else(|| AppError::internal("clock out of range"))?;
-    let is_company = account.kind == "company";
-    let number_country = account
-        .vat_number
-        .as_deref()
-        .and_then(|v| guichet_domain::vat_number::VatNumber::parse(v).ok())
-        .map(|n| n.country().to_owned());
-    let vat_number = if is_company
-        && number_country.as_deref() == Some(account.country.as_str())
-        && crate::vies::usable_for_reverse_charge(
-            app.vat_checker.as_deref(),
-            account.vat_number.as_deref(),
-        )
-        .await
-    {
-        account.vat_number.as_deref()
-    } else {
-        None
-    };
-    let decision_for = |tax_category: &str| {
-        tax::decide(
-            &app.config.seller_country,
-            tax::Buyer {
-                country: &account.country,
-                is_company,
-                vat_number,
-            },
-            tax_category,
-            today,
-        )
-    };
+    let vat_number = reverse_charge_number(app, account).await;
+    let decision_for =
+        |tax_category: &str| tax_decision(app, account, vat_number.as_deref(), tax_category, today);
 
     let mut c = app.db.conn().await?;
     let mut errors = Vec::new();
@@ -482,6 +499,8 @@ pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result
                 total_minor: p.total_minor,
                 domain,
                 service_id: None,
+                period_start: None,
+                period_end: None,
             },
         });
     }
@@ -528,6 +547,7 @@ pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result
         cancel_reason: None,
         created_at: now,
         updated_at: now,
+        renewal_key: None,
     };
     // Order numbers are random: on the rare collision, draw another.
     let mut tries = 0;

@@ -16,7 +16,7 @@ use guichet_store::{AnyConnection, orders as order_store};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-/// A `pending` payment untouched for this long is looked up at the gateway.
+/// A `pending` or `unknown` payment untouched for this long is looked up at the gateway.
 const STALE_PENDING_MS: i64 = 60_000;
 /// A payment the gateway has no record of is failed only after this long: until then the
 /// charge may still be in flight (or not yet visible at the gateway).
@@ -338,17 +338,20 @@ pub async fn settle(app: &App, p: &PaymentRow, outcome: &Outcome) -> Result<bool
                 None,
             )
             .await?;
-            mail::enqueue(
-                app,
-                tx.conn(),
-                &crate::accounts::recipient(&account),
-                &MailKind::Order(OrderMail::PaymentReceived {
-                    number: order.number.clone(),
-                    total: amount,
-                    link,
-                }),
-            )
-            .await?;
+            // A renewal's own mail says it is renewed (and the invoice has its own).
+            if order.kind != "renewal" {
+                mail::enqueue(
+                    app,
+                    tx.conn(),
+                    &crate::accounts::recipient(&account),
+                    &MailKind::Order(OrderMail::PaymentReceived {
+                        number: order.number.clone(),
+                        total: amount,
+                        link,
+                    }),
+                )
+                .await?;
+            }
             crate::invoices::issue_for_order(
                 app,
                 tx.conn(),
@@ -377,17 +380,16 @@ pub async fn settle(app: &App, p: &PaymentRow, outcome: &Outcome) -> Result<bool
                 Some(("pay", order.expires_at)),
             )
             .await?;
-            mail::enqueue(
-                app,
-                tx.conn(),
-                &crate::accounts::recipient(&account),
-                &MailKind::Order(OrderMail::PaymentFailed {
+            let kind = if order.kind == "renewal" {
+                crate::renewals::failure_mail(tx.conn(), &order, reason, link).await?
+            } else {
+                MailKind::Order(OrderMail::PaymentFailed {
                     number: order.number.clone(),
                     reason: reason.to_owned(),
                     link,
-                }),
-            )
-            .await?;
+                })
+            };
+            mail::enqueue(app, tx.conn(), &crate::accounts::recipient(&account), &kind).await?;
         }
         Outcome::Unknown => {
             record_event(
@@ -416,7 +418,7 @@ pub async fn settle(app: &App, p: &PaymentRow, outcome: &Outcome) -> Result<bool
     Ok(true)
 }
 
-fn failure_text(code: &str, lang: Language) -> &'static str {
+pub(crate) fn failure_text(code: &str, lang: Language) -> &'static str {
     match (code, lang == Language::Fr) {
         ("card_declined", true) => "carte refusée",
         ("card_declined", false) => "card declined",
@@ -468,4 +470,112 @@ pub async fn reconcile_due(app: &App) -> Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// What became of an automatic renewal charge.
+pub(crate) enum RenewalCharge {
+    /// Charged (whatever the outcome, it is settled or being reconciled).
+    Sent,
+    /// No usable payment method: nothing was charged.
+    NoMethod(AppError),
+    /// Paid already, or another payment of it is in flight: nothing to do.
+    Nothing,
+}
+
+/// Charge a renewal order to the account's default method under `key` (fixed per order and
+/// attempt day). Run again after a crash, it finds its own payment still pending and sends
+/// the same idempotent charge again instead of charging twice.
+pub(crate) async fn charge_renewal(
+    app: &App,
+    order: &guichet_store::orders::OrderRow,
+    key: &str,
+) -> Result<RenewalCharge> {
+    if order.status != OrderStatus::NotPaid.as_str() {
+        return Ok(RenewalCharge::Nothing);
+    }
+    let input = PayInput {
+        payment_method_id: None,
+        source: None,
+    };
+    let means = match means(app, &order.account_id, order.total_minor, &input).await {
+        Ok(Means::Transfer { .. }) => {
+            return Ok(RenewalCharge::NoMethod(AppError::conflict(
+                "payment_method_manual",
+                "the default payment method is a bank transfer",
+            )));
+        }
+        Ok(m) => m,
+        Err(e) => return Ok(RenewalCharge::NoMethod(e)),
+    };
+    let (gateway, source, label, method_id) = match means {
+        Means::Free => (None, "free".to_owned(), None, None),
+        Means::Charge {
+            gateway,
+            source,
+            label,
+            method_id,
+        } => (Some(gateway), source, Some(label), method_id),
+        Means::Transfer { .. } => return Ok(RenewalCharge::Nothing),
+    };
+    let now = app.now_ms();
+    let mut tx = app.db.begin().await?;
+    if !touch_unpaid(tx.conn(), &order.id, now).await? {
+        return Ok(RenewalCharge::Nothing);
+    }
+    let existing = payments::of_order(tx.conn(), &order.id).await?;
+    let row = match existing.iter().find(|p| p.idempotency_key == key) {
+        Some(p) if p.state == "pending" => p.clone(),
+        Some(_) => return Ok(RenewalCharge::Nothing),
+        None => {
+            if existing
+                .iter()
+                .any(|p| matches!(p.state.as_str(), "pending" | "unknown" | "succeeded"))
+            {
+                return Ok(RenewalCharge::Nothing);
+            }
+            let row = PaymentRow {
+                id: ids::new_id(now),
+                account_id: order.account_id.clone(),
+                order_id: order.id.clone(),
+                amount_minor: order.total_minor,
+                currency: order.currency.clone(),
+                state: "pending".into(),
+                gateway: gateway.map_or("none", Gateway::name).to_owned(),
+                idempotency_key: key.to_owned(),
+                source: source.clone(),
+                method_label: label,
+                gateway_ref: None,
+                failure_code: None,
+                created_at: now,
+                updated_at: now,
+                settled_at: None,
+                payment_method_id: method_id,
+            };
+            payments::insert(tx.conn(), &row).await?;
+            row
+        }
+    };
+    tx.commit().await?;
+    let outcome = match Gateway::parse(&row.gateway) {
+        None => Outcome::Succeeded {
+            charge_id: "free".into(),
+        },
+        Some(g) => g
+            .charge(
+                app,
+                &ChargeRequest {
+                    idempotency_key: &row.idempotency_key,
+                    source: &row.source,
+                    amount_minor: row.amount_minor,
+                    currency: &row.currency,
+                },
+            )
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e.message, "renewal charge outcome unknown");
+                Outcome::Unknown
+            }),
+    };
+    settle(app, &row, &outcome).await?;
+    Ok(RenewalCharge::Sent)
 }

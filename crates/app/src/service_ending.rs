@@ -40,6 +40,13 @@ async fn live(app: &App, account_id: &str, id: &str) -> Result<ServiceRow> {
     Ok(s)
 }
 
+/// Have the lifecycle engine look at the service again today (its calendar changed).
+async fn wake(app: &App, c: &mut AnyConnection, id: &str) -> Result<()> {
+    let today = crate::clock::utc_date(app.now_ms())
+        .ok_or_else(|| AppError::internal("clock out of range"))?;
+    Ok(service_store::wake(c, id, &today.to_string()).await?)
+}
+
 fn expires(s: &ServiceRow) -> Result<jiff::civil::Date> {
     s.expires_on
         .parse()
@@ -114,6 +121,7 @@ pub async fn set_renewal(
         app.now_ms(),
     )
     .await?;
+    wake(app, tx.conn(), id).await?;
     tx.commit().await?;
     services::get(app, Some(account_id), id).await
 }
@@ -175,6 +183,7 @@ pub async fn terminate(
     let mut tx = app.db.begin().await?;
     service_store::set_termination(tx.conn(), id, Some((&input.reason, comment)), app.now_ms())
         .await?;
+    wake(app, tx.conn(), id).await?;
     mail::enqueue(
         app,
         tx.conn(),
@@ -216,6 +225,7 @@ pub async fn cancel_termination(app: &App, account: &AccountRow, id: &str) -> Re
     }
     let mut tx = app.db.begin().await?;
     service_store::set_termination(tx.conn(), id, None, app.now_ms()).await?;
+    wake(app, tx.conn(), id).await?;
     mail::enqueue(
         app,
         tx.conn(),
@@ -297,7 +307,7 @@ pub async fn confirm_deletion(
 }
 
 /// Delete a service in the caller's transaction, once: mail and webhook with it.
-async fn delete_in(
+pub(crate) async fn delete_in(
     app: &App,
     c: &mut AnyConnection,
     s: &ServiceRow,
@@ -321,33 +331,4 @@ async fn delete_in(
     data["reason"] = serde_json::json!(why);
     crate::provisioning::emit(app, c, "service.deleted", &s.id, data).await?;
     Ok(true)
-}
-
-/// Delete the services whose termination took effect (their expiration date has come).
-pub async fn terminations_due(app: &App) -> Result<usize> {
-    let Some(today) = crate::clock::utc_date(app.now_ms()) else {
-        return Ok(0);
-    };
-    let due = {
-        let mut c = app.db.conn().await?;
-        service_store::terminations_due(&mut c, &today.to_string(), 500).await?
-    };
-    let mut n = 0;
-    for id in due {
-        let mut tx = app.db.begin().await?;
-        let Some(s) = service_store::get(tx.conn(), &id, None).await? else {
-            continue;
-        };
-        let Some(account) = guichet_store::accounts::by_id(tx.conn(), &s.account_id).await? else {
-            continue;
-        };
-        if delete_in(app, tx.conn(), &s, &account, "expiration").await? {
-            tx.commit().await?;
-            n += 1;
-        }
-    }
-    if n > 0 {
-        app.outbox_signal.notify_waiters();
-    }
-    Ok(n)
 }

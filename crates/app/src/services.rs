@@ -1,5 +1,5 @@
-//! Services as customers see them: what they have, its state and expiration date, and the
-//! renewal setting (the lifecycle engine that acts on these dates comes with renewals).
+//! Services as customers see them: what they have, its state and expiration date, the
+//! renewal setting, and the next dates the lifecycle engine (`lifecycle`) acts on.
 
 use crate::clock::rfc3339;
 use crate::{App, AppError, Result, ids};
@@ -36,7 +36,8 @@ pub struct ServiceView {
     /// The next dates that matter (absent for a deleted service).
     pub next_dates: Option<NextDatesView>,
     /// What is scheduled or expected: `termination_scheduled`, `renewal_automatic`,
-    /// `renewal_manual_due`.
+    /// `renewal_manual_due`, or `pay_to_reactivate` (suspended: pay its renewal order, or
+    /// `POST …/renew`, before the deletion date).
     pub pending_actions: Vec<String>,
 }
 
@@ -72,7 +73,13 @@ pub fn view(app: &App, s: ServiceRow) -> ServiceView {
     let live = s.state != "deleted";
     let next = match (live, expires, period, today) {
         (true, Some(e), Some(p), Some(t)) => {
-            let d = next_dates(e, mode, p, terminating, t);
+            let mut d = next_dates(e, mode, p, terminating, t);
+            if s.state == "suspended" {
+                // Past E unpaid: only the deletion is ahead, unless the renewal is paid.
+                d.next_charge = None;
+                d.next_reminder = None;
+                d.suspension = None;
+            }
             let f = |d: Option<jiff::civil::Date>| d.map(|x| x.to_string());
             Some(NextDatesView {
                 next_charge: f(d.next_charge),
@@ -86,10 +93,11 @@ pub fn view(app: &App, s: ServiceRow) -> ServiceView {
     let mut pending = Vec::new();
     if live {
         pending.push(
-            match (terminating, mode) {
-                (true, _) => "termination_scheduled",
-                (false, RenewalMode::Automatic) => "renewal_automatic",
-                (false, RenewalMode::Manual) => "renewal_manual_due",
+            match (s.state.as_str(), terminating, mode) {
+                ("suspended", _, _) => "pay_to_reactivate",
+                (_, true, _) => "termination_scheduled",
+                (_, false, RenewalMode::Automatic) => "renewal_automatic",
+                (_, false, RenewalMode::Manual) => "renewal_manual_due",
             }
             .to_owned(),
         );

@@ -17,6 +17,7 @@ pub mod payment_method;
 pub mod period;
 pub mod phone;
 pub mod pricing;
+pub mod schedule;
 pub mod tax;
 pub mod validation;
 pub mod vat_number;

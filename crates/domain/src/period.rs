@@ -119,6 +119,27 @@ pub fn expiration_after(anchor: Date, period: BillingPeriod, k: i32) -> Option<D
     add_months(anchor, period.months().checked_mul(k)?)
 }
 
+/// A service anchored on `anchor` and expiring on `expires`, renewed for `k` more periods:
+/// the new expiration counts the months from the anchor, so a clamped date (28 February for
+/// an anchor on the 31st) does not drag the following ones (31 March, not 28 March).
+pub fn renewed_expiration(
+    anchor: Date,
+    expires: Date,
+    period: BillingPeriod,
+    k: i32,
+) -> Option<Date> {
+    let months = (i32::from(expires.year()) - i32::from(anchor.year())) * 12
+        + i32::from(expires.month())
+        - i32::from(anchor.month());
+    let day_kept = add_months(anchor, months) == Some(expires);
+    let base = if day_kept { anchor } else { expires };
+    let from_base = if day_kept { months } else { 0 };
+    add_months(
+        base,
+        from_base.checked_add(period.months().checked_mul(k)?)?,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +175,25 @@ mod tests {
         assert_eq!(
             expiration_after(a, BillingPeriod::P1Y, 1),
             Some(date(2027, 1, 31))
+        );
+    }
+
+    #[test]
+    fn renewals_keep_the_anchor() {
+        let a = date(2026, 1, 31);
+        let feb = date(2026, 2, 28);
+        assert_eq!(
+            renewed_expiration(a, feb, BillingPeriod::P1M, 1),
+            Some(date(2026, 3, 31))
+        );
+        assert_eq!(
+            renewed_expiration(a, feb, BillingPeriod::P1Y, 2),
+            Some(date(2028, 2, 29))
+        );
+        // An expiration that is not on the anchor's calendar renews from itself.
+        assert_eq!(
+            renewed_expiration(a, date(2026, 2, 10), BillingPeriod::P1M, 1),
+            Some(date(2026, 3, 10))
         );
     }
 

@@ -1,6 +1,7 @@
 //! `guichet`: one binary for the server, the workers and the operator's commands.
 
 mod bench;
+mod billing;
 mod config;
 mod serve;
 
@@ -50,10 +51,26 @@ enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// The billing and lifecycle engine, run by hand.
+    Billing {
+        #[command(subcommand)]
+        command: BillingCommand,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BillingCommand {
+    /// Do every renewal, reminder, suspension and deletion due (up to DATE: a future date
+    /// moves a sandbox clock day by day), with a progress bar and a summary table.
+    Run {
+        /// Last day to run (YYYY-MM-DD); default today.
+        #[arg(long)]
+        until: Option<String>,
     },
 }
 
@@ -227,6 +244,11 @@ fn main() -> Result<()> {
                     }
                     Err(guichet_app::catalog::ImportOutcome::Failed(e)) => anyhow::bail!("import failed, nothing was imported: {e}"),
                 }
+            }
+            Command::Billing { command: BillingCommand::Run { until } } => {
+                let c = Config::load(cli.config.as_deref())?;
+                serve::init_tracing(&c);
+                billing::run(c, until).await
             }
             Command::Bench { command } => bench::run(command).await,
         }

@@ -62,7 +62,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn build_app(c: &Config, public_url: String) -> Result<App> {
+pub(crate) async fn build_app(c: &Config, public_url: String) -> Result<App> {
     let db = open_db(c).await?;
     let app = App::new(db, Clock::system(c.sandbox), c.app_config(public_url));
     // A broken SMTP URL, sender address or DKIM key is a start-up error, not silent mail loss.

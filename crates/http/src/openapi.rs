@@ -57,7 +57,7 @@ impl Modify for Security {
         invoices::invoice_pdf, invoices::export_zip, invoices::admin_pdf,
         payment_methods::list_methods, payment_methods::add_method, payment_methods::delete_method,
         payment_methods::default_method, payment_methods::transfer_received,
-        services::set_renewal, services::terminate, services::cancel_termination,
+        services::set_renewal, services::renew, services::terminate, services::cancel_termination,
         services::request_deletion, services::confirm_deletion,
     ),
     modifiers(&Security),

@@ -15,6 +15,7 @@ mod error;
 pub mod factors;
 pub mod idempotency;
 pub mod invoices;
+pub mod jobs;
 pub mod operators;
 pub mod orders;
 pub mod payment_methods;

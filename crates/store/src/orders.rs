@@ -26,11 +26,15 @@ pub struct OrderRow {
     pub cancel_reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Renewal orders: `{service}:{expiration}` for the automatic one, so a service's
+    /// expiration gets one renewal order however often the engine runs.
+    pub renewal_key: Option<String>,
 }
 
 const COLUMNS: &str = "id, account_id, number, kind, status, currency, net_minor, vat_minor, \
     total_minor, tax_treatment, tax_country, action_required, action_due_at, delivery_error, \
-    expires_at, paid_at, delivered_at, cancelled_at, cancel_reason, created_at, updated_at";
+    expires_at, paid_at, delivered_at, cancelled_at, cancel_reason, created_at, updated_at, \
+    renewal_key";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct LineRow {
@@ -50,11 +54,14 @@ pub struct LineRow {
     pub total_minor: i64,
     pub domain: Option<String>,
     pub service_id: Option<String>,
+    /// The period a renewal line pays for (`YYYY-MM-DD`); new services count from delivery.
+    pub period_start: Option<String>,
+    pub period_end: Option<String>,
 }
 
 const LINE_COLUMNS: &str = "order_id, line_no, product_code, product_name, plan_code, \
     plan_name, period, quantity, unit_price_minor, setup_fee_minor, vat_rate_bp, net_minor, \
-    vat_minor, total_minor, domain, service_id";
+    vat_minor, total_minor, domain, service_id, period_start, period_end";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct EventRow {
@@ -86,8 +93,8 @@ pub async fn insert(c: &mut AnyConnection, o: &OrderRow) -> Result<()> {
         "INSERT INTO orders (id, account_id, number, kind, status, currency, net_minor, \
          vat_minor, total_minor, tax_treatment, tax_country, action_required, action_due_at, \
          delivery_error, expires_at, paid_at, delivered_at, cancelled_at, cancel_reason, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-         $14, $15, $16, $17, $18, $19, $20, $21)",
+         created_at, updated_at, renewal_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
     )
     .bind(&o.id)
     .bind(&o.account_id)
@@ -110,6 +117,7 @@ pub async fn insert(c: &mut AnyConnection, o: &OrderRow) -> Result<()> {
     .bind(&o.cancel_reason)
     .bind(o.created_at)
     .bind(o.updated_at)
+    .bind(&o.renewal_key)
     .execute(c)
     .await?;
     Ok(())
@@ -119,8 +127,8 @@ pub async fn insert_line(c: &mut AnyConnection, l: &LineRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO order_lines (order_id, line_no, product_code, product_name, plan_code, \
          plan_name, period, quantity, unit_price_minor, setup_fee_minor, vat_rate_bp, \
-         net_minor, vat_minor, total_minor, domain, service_id) VALUES ($1, $2, $3, $4, $5, \
-         $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         net_minor, vat_minor, total_minor, domain, service_id, period_start, period_end) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(&l.order_id)
     .bind(l.line_no)
@@ -138,6 +146,8 @@ pub async fn insert_line(c: &mut AnyConnection, l: &LineRow) -> Result<()> {
     .bind(l.total_minor)
     .bind(&l.domain)
     .bind(&l.service_id)
+    .bind(&l.period_start)
+    .bind(&l.period_end)
     .execute(c)
     .await?;
     Ok(())
@@ -370,4 +380,25 @@ pub async fn lock(c: &mut AnyConnection, id: &str, now: i64) -> Result<bool> {
         .execute(c)
         .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// The renewal order with this key, if one was placed.
+pub async fn by_renewal_key(c: &mut AnyConnection, key: &str) -> Result<Option<OrderRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM orders WHERE renewal_key = $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(key)
+        .fetch_optional(c)
+        .await?)
+}
+
+/// Unpaid renewal orders of a service (its id on one of their lines), oldest first.
+pub async fn unpaid_renewals_of(c: &mut AnyConnection, service_id: &str) -> Result<Vec<OrderRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM orders WHERE kind = 'renewal' AND status = 'not_paid' AND id IN \
+         (SELECT order_id FROM order_lines WHERE service_id = $1) ORDER BY created_at, id"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(service_id)
+        .fetch_all(c)
+        .await?)
 }

@@ -122,3 +122,26 @@ pub async fn record_outcome(c: &mut AnyConnection, id: &str, failed_at: Option<i
         .await?;
     Ok(())
 }
+
+/// Cards (not deleted) whose expiry month index (`year * 12 + month`) is between `from` and
+/// `to`, for the expiry notices.
+pub async fn cards_expiring(c: &mut AnyConnection, from: i64, to: i64) -> Result<Vec<MethodRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM payment_methods WHERE kind = 'card' AND deleted_at IS NULL \
+         AND exp_year * 12 + exp_month BETWEEN $1 AND $2 ORDER BY id"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(from)
+        .bind(to)
+        .fetch_all(c)
+        .await?)
+}
+
+/// One payment method by id, whoever owns it (for the engine).
+pub async fn by_id(c: &mut AnyConnection, id: &str) -> Result<Option<MethodRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM payment_methods WHERE id = $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(c)
+        .await?)
+}

@@ -112,8 +112,9 @@ pub async fn settle(
     Ok(r.rows_affected() == 1)
 }
 
-/// Payments whose outcome is not known: `unknown` ones, and `pending` ones last touched
-/// before `stale_before` (the process that started them died). Bank transfers wait for an
+/// Payments whose outcome is not known (`unknown`, or `pending` when the process that started
+/// them died), last touched before `stale_before`: a gateway asked at once about a charge that
+/// just timed out may not show it yet. Bank transfers wait for an
 /// operator, not for a gateway, and are left out.
 pub async fn unsettled(
     c: &mut AnyConnection,
@@ -121,8 +122,8 @@ pub async fn unsettled(
     limit: i64,
 ) -> Result<Vec<PaymentRow>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM payments WHERE gateway <> 'bank_transfer' AND (state = 'unknown' \
-         OR (state = 'pending' AND updated_at < $1)) ORDER BY updated_at, id LIMIT $2"
+        "SELECT {COLUMNS} FROM payments WHERE gateway <> 'bank_transfer' \
+         AND state IN ('unknown', 'pending') AND updated_at < $1 ORDER BY updated_at, id LIMIT $2"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(stale_before)

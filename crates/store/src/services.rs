@@ -30,12 +30,15 @@ pub struct ServiceRow {
     pub termination_comment: Option<String>,
     /// Set while the service is to end at its expiration ("Résilier").
     pub termination_requested_at: Option<i64>,
+    /// The day the lifecycle engine looks at this service next (`YYYY-MM-DD`).
+    pub next_step_on: Option<String>,
+    pub suspended_at: Option<i64>,
 }
 
 const COLUMNS: &str = "id, account_id, order_id, line_no, unit_no, product_code, plan_code, \
     display_name, details, state, period, currency, expires_on, renewal_mode, created_at, \
     updated_at, deleted_at, renewal_period, termination_reason, termination_comment, \
-    termination_requested_at";
+    termination_requested_at, next_step_on, suspended_at";
 
 /// Insert a service unless this unit of this order line already has one; true if inserted.
 pub async fn insert(c: &mut AnyConnection, s: &ServiceRow) -> Result<bool> {
@@ -43,8 +46,9 @@ pub async fn insert(c: &mut AnyConnection, s: &ServiceRow) -> Result<bool> {
         "INSERT INTO services (id, account_id, order_id, line_no, unit_no, product_code, \
          plan_code, display_name, details, state, period, currency, expires_on, renewal_mode, \
          created_at, updated_at, deleted_at, renewal_period, termination_reason, \
-         termination_comment, termination_requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-         $9, $10, $11, $12, $13, $14, $15, $16, $17, NULL, NULL, NULL, NULL) \
+         termination_comment, termination_requested_at, next_step_on, suspended_at) VALUES ($1, \
+         $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, NULL, NULL, \
+         NULL, NULL, $18, NULL) \
          ON CONFLICT (order_id, line_no, unit_no) DO NOTHING",
     )
     .bind(&s.id)
@@ -64,6 +68,7 @@ pub async fn insert(c: &mut AnyConnection, s: &ServiceRow) -> Result<bool> {
     .bind(s.created_at)
     .bind(s.updated_at)
     .bind(s.deleted_at)
+    .bind(&s.next_step_on)
     .execute(c)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -145,7 +150,8 @@ pub async fn set_termination(
 /// Delete a service once; false if it was deleted already.
 pub async fn mark_deleted(c: &mut AnyConnection, id: &str, now: i64) -> Result<bool> {
     let r = sqlx::query(
-        "UPDATE services SET state = 'deleted', deleted_at = $2, updated_at = $2 \
+        "UPDATE services SET state = 'deleted', deleted_at = $2, updated_at = $2, \
+         next_step_on = NULL \
          WHERE id = $1 AND state <> 'deleted'",
     )
     .bind(id)
@@ -155,18 +161,92 @@ pub async fn mark_deleted(c: &mut AnyConnection, id: &str, now: i64) -> Result<b
     Ok(r.rows_affected() == 1)
 }
 
-/// Services being terminated whose expiration date has come (`today` is `YYYY-MM-DD`).
-pub async fn terminations_due(
+/// Have the lifecycle engine look at a service again on `today`'s pass (after a change to
+/// its renewal, termination or expiration).
+pub async fn wake(c: &mut AnyConnection, id: &str, today: &str) -> Result<()> {
+    sqlx::query("UPDATE services SET next_step_on = $2 WHERE id = $1 AND state <> 'deleted'")
+        .bind(id)
+        .bind(today)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// Live services whose next lifecycle step has come, oldest first.
+pub async fn steps_due(c: &mut AnyConnection, today: &str, limit: i64) -> Result<Vec<ServiceRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM services WHERE next_step_on <= $1 AND state <> 'deleted' \
+         ORDER BY next_step_on, id LIMIT $2"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(today)
+        .bind(limit)
+        .fetch_all(c)
+        .await?)
+}
+
+/// Record when the engine must look at a service next, unless it changed meanwhile (its
+/// expiration date is still `expires_on` and nobody woke it for an earlier day).
+pub async fn set_next_step(
     c: &mut AnyConnection,
-    today: &str,
-    limit: i64,
-) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM services WHERE state <> 'deleted' AND termination_requested_at IS NOT NULL \
-         AND expires_on <= $1 ORDER BY expires_on, id LIMIT $2",
+    id: &str,
+    expires_on: &str,
+    seen: &str,
+    next: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE services SET next_step_on = $4 WHERE id = $1 AND expires_on = $2 \
+         AND next_step_on = $3",
     )
+    .bind(id)
+    .bind(expires_on)
+    .bind(seen)
+    .bind(next)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Suspend an active service that reached `expires_on` unpaid; false if it moved meanwhile.
+pub async fn suspend(c: &mut AnyConnection, id: &str, expires_on: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE services SET state = 'suspended', suspended_at = $3, updated_at = $3 \
+         WHERE id = $1 AND state = 'active' AND expires_on = $2",
+    )
+    .bind(id)
+    .bind(expires_on)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Renew a live service from `from` to `to` (active again if it was suspended), switching to
+/// `plan`/`period` when the renewal changed them; false if its expiration moved meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub async fn extend(
+    c: &mut AnyConnection,
+    id: &str,
+    from: &str,
+    to: &str,
+    plan: &str,
+    period: &str,
+    today: &str,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE services SET expires_on = $3, state = 'active', suspended_at = NULL, \
+         plan_code = $4, period = $5, renewal_period = NULL, next_step_on = $6, updated_at = $7 \
+         WHERE id = $1 AND expires_on = $2 AND state <> 'deleted'",
+    )
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .bind(plan)
+    .bind(period)
     .bind(today)
-    .bind(limit)
-    .fetch_all(c)
-    .await?)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }

@@ -3,12 +3,14 @@
 
 pub mod dkim;
 mod layout;
+pub mod lifecycle_mail;
 pub mod order_mail;
 pub mod outbox;
 pub mod sender;
 mod templates;
 
 pub use layout::Rendered;
+pub use lifecycle_mail::LifecycleMail;
 pub use order_mail::OrderMail;
 pub use outbox::{Recipient, enqueue};
 pub use templates::{MailKind, mask_email};

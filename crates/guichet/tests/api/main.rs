@@ -10,6 +10,7 @@ mod catalog;
 mod contact_points;
 mod invoices;
 mod isolation;
+mod lifecycle;
 mod mail_delivery;
 mod ops;
 mod orders;

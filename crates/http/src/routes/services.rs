@@ -6,8 +6,10 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Auth, Ctx, Json};
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{post, put};
+use guichet_app::renewals::{self, RenewInput};
 use guichet_app::service_ending::{self, RenewalInput, TerminationInput};
 use guichet_app::services::ServiceView;
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,7 @@ use utoipa::ToSchema;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/me/services/{id}/renewal", put(set_renewal))
+        .route("/api/v1/me/services/{id}/renew", post(renew))
         .route(
             "/api/v1/me/services/{id}/termination",
             post(terminate).delete(cancel_termination),
@@ -40,6 +43,33 @@ pub async fn set_renewal(
     Ok(Json(
         service_ending::set_renewal(&s.app, &p.account_id, &id, &b).await?,
     ))
+}
+
+/// Renew now, for one or more periods added to the expiration date (manual renewal, early
+/// renewal, or paying a suspended service): the renewal order to pay. An unpaid renewal order
+/// for the same periods is returned again. With an `Idempotency-Key` header, a retry with the
+/// same key and body returns the first answer.
+#[utoipa::path(post, path = "/api/v1/me/services/{id}/renew", tag = "services", security(("bearer" = [])),
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: same key and body → the stored answer")), request_body = RenewInput,
+    responses((status = 201, body = guichet_app::orders::OrderView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn renew(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(b): Json<RenewInput>,
+) -> ApiResult<Response> {
+    let route = format!("POST /api/v1/me/services/{id}/renew");
+    crate::idempotent::run(
+        &s,
+        &p.account_id,
+        &headers,
+        &route,
+        &b,
+        StatusCode::CREATED,
+        || async { Ok(renewals::renew(&s.app, &p.account, &id, &b).await?) },
+    )
+    .await
 }
 
 /// "Résilier": end the service at its expiration date (a reason, an optional comment).

@@ -1,0 +1,469 @@
+//! The lifecycle engine. A planner pass looks at the services whose next step day has come
+//! (`services.next_step_on`), asks the domain calendar (`guichet_domain::schedule`) which
+//! steps are due, enqueues one job per step under the key `svc:{id}:{E}:{step}` (so each step
+//! of each expiration happens once, whichever node plans it and however often), and records
+//! the next day to look. The jobs do the steps: notice, renewal charge and its retries,
+//! reminders, suspension, last warning, deletion, end of a termination; and card-expiry
+//! notices. Each handler re-reads the service and does nothing if it moved on (renewed,
+//! deleted, switched mode), and writes its change, mails and webhooks with its job's "done"
+//! mark in one transaction. Dunning is per service: one unpaid service never touches another.
+
+use crate::accounts::{language_of, recipient};
+use crate::mail::{self, LifecycleMail, MailKind};
+use crate::payments::{self, RenewalCharge};
+use crate::queue::{self, Handled, Job};
+use crate::renewals::{self, deletion_day, expiration};
+use crate::{App, AppError, Result};
+use guichet_domain::lifecycle::RenewalMode;
+use guichet_domain::schedule::{Cycle, Step, card_expiry_notice};
+use guichet_domain::{BillingPeriod, Language};
+use guichet_store::accounts::{self as account_store, AccountRow};
+use guichet_store::services::{self as service_store, ServiceRow};
+use guichet_store::{AnyConnection, payment_methods};
+use jiff::ToSpan;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+pub const SERVICE_STEP: &str = "service_step";
+pub const CARD_NOTICE: &str = "card_notice";
+const PLAN_BATCH: i64 = 500;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StepPayload {
+    service_id: String,
+    expires_on: String,
+    step: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CardPayload {
+    method_id: String,
+    last_day: String,
+}
+
+fn today(app: &App) -> Result<Date> {
+    crate::clock::utc_date(app.now_ms()).ok_or_else(|| AppError::internal("clock out of range"))
+}
+
+fn cycle_of(s: &ServiceRow) -> Option<Cycle> {
+    Some(Cycle {
+        expires: s.expires_on.parse().ok()?,
+        mode: RenewalMode::parse(&s.renewal_mode)?,
+        period: BillingPeriod::parse(s.renewal_period.as_deref().unwrap_or(&s.period))?,
+        terminating: s.termination_requested_at.is_some(),
+    })
+}
+
+/// One planner pass: enqueue the steps that came due; returns how many jobs were enqueued.
+pub async fn plan_due(app: &App) -> Result<usize> {
+    let today = today(app)?;
+    let day = today.to_string();
+    let now = app.now_ms();
+    let mut enqueued = 0;
+    // Bounded: a service changed while it is planned is looked at again on the next pass.
+    for _ in 0..10_000 {
+        let rows = {
+            let mut c = app.db.conn().await?;
+            service_store::steps_due(&mut c, &day, PLAN_BATCH).await?
+        };
+        let full = rows.len() as i64 == PLAN_BATCH;
+        if rows.is_empty() {
+            break;
+        }
+        let mut tx = app.db.begin().await?;
+        for s in &rows {
+            let Some(seen) = s.next_step_on.as_deref() else {
+                continue;
+            };
+            let Some(cycle) = cycle_of(s) else {
+                tracing::error!(service = %s.id, "service with an unreadable calendar");
+                service_store::set_next_step(tx.conn(), &s.id, &s.expires_on, seen, None).await?;
+                continue;
+            };
+            let due = if s.state == "in_creation" {
+                Default::default()
+            } else {
+                cycle.due(today)
+            };
+            // Earlier steps first: a charge on E runs before that day's suspension.
+            let first = now - due.steps.len() as i64;
+            for (i, step) in due.steps.iter().enumerate() {
+                let key = format!("svc:{}:{}:{}", s.id, s.expires_on, step.key());
+                let payload = serde_json::json!(StepPayload {
+                    service_id: s.id.clone(),
+                    expires_on: s.expires_on.clone(),
+                    step: step.key(),
+                });
+                let run_at = first + i as i64;
+                if queue::enqueue_in(app, tx.conn(), SERVICE_STEP, &key, &payload, run_at).await? {
+                    enqueued += 1;
+                }
+            }
+            let next = due.next_on.map(|d| d.to_string());
+            service_store::set_next_step(tx.conn(), &s.id, &s.expires_on, seen, next.as_deref())
+                .await?;
+        }
+        tx.commit().await?;
+        if !full {
+            break;
+        }
+    }
+    enqueued += plan_card_notices(app, today).await?;
+    Ok(enqueued)
+}
+
+/// Once a day per process: cards that expire before a service's next renewal charge get a
+/// notice 30 and 7 days before their last valid day.
+async fn plan_card_notices(app: &App, today: Date) -> Result<usize> {
+    static LAST_DAY: AtomicI64 = AtomicI64::new(i64::MIN);
+    let stamp =
+        i64::from(today.year()) * 10_000 + i64::from(today.month()) * 100 + i64::from(today.day());
+    if LAST_DAY.swap(stamp, Ordering::Relaxed) == stamp {
+        return Ok(0);
+    }
+    let month_index = |d: Date| i64::from(d.year()) * 12 + i64::from(d.month());
+    let horizon = today.saturating_add(31.days());
+    let mut c = app.db.conn().await?;
+    let cards =
+        payment_methods::cards_expiring(&mut c, month_index(today), month_index(horizon)).await?;
+    let mut n = 0;
+    for m in cards {
+        let (Some(mo), Some(y)) = (m.exp_month, m.exp_year) else {
+            continue;
+        };
+        let Some(last) = guichet_domain::payment_method::card_last_day(
+            i8::try_from(mo).unwrap_or(0),
+            i16::try_from(y).unwrap_or(0),
+        ) else {
+            continue;
+        };
+        let Some(days) = card_expiry_notice(last, today) else {
+            continue;
+        };
+        // Only when a service renewing automatically is charged after the card's last day.
+        let renews_after = service_store::list_for_account(&mut c, &m.account_id)
+            .await?
+            .iter()
+            .filter(|s| s.state != "deleted" && s.termination_requested_at.is_none())
+            .filter(|s| s.renewal_mode == "automatic")
+            .filter_map(|s| s.expires_on.parse::<Date>().ok())
+            .any(|e| e.saturating_sub(7.days()) > last);
+        if !renews_after {
+            continue;
+        }
+        let key = format!("card:{}:{last}:{days}", m.id);
+        let payload = serde_json::json!(CardPayload {
+            method_id: m.id.clone(),
+            last_day: last.to_string(),
+        });
+        if queue::enqueue_in(app, &mut c, CARD_NOTICE, &key, &payload, app.now_ms()).await? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+async fn load(app: &App, id: &str) -> Result<Option<(ServiceRow, AccountRow)>> {
+    let mut c = app.db.conn().await?;
+    let Some(s) = service_store::get(&mut c, id, None).await? else {
+        return Ok(None);
+    };
+    let Some(a) = account_store::by_id(&mut c, &s.account_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some((s, a)))
+}
+
+fn link(app: &App, path: &str) -> String {
+    app.config.link(path)
+}
+
+/// Run one service step.
+pub async fn run_step(app: &App, job: &Job) -> Result<Handled> {
+    let p: StepPayload = job.payload()?;
+    let Some(step) = Step::parse(&p.step) else {
+        return Err(AppError::internal("unknown lifecycle step"));
+    };
+    let Some((s, account)) = load(app, &p.service_id).await? else {
+        return Ok(Handled::Done);
+    };
+    // Renewed (E moved) or deleted meanwhile: this cycle's step no longer applies.
+    if s.state == "deleted" || s.expires_on != p.expires_on {
+        return Ok(Handled::Done);
+    }
+    let terminating = s.termination_requested_at.is_some();
+    let automatic = s.renewal_mode == RenewalMode::Automatic.as_str();
+    let e = expiration(&s)?;
+    let service_link = link(app, &format!("/services/{}", s.id));
+    let lang = language_of(&account);
+    let mail_kind = match step {
+        Step::Notice if automatic && !terminating && s.state == "active" => {
+            let q = renewals::quote(app, &account, &s, 1).await?;
+            let method = payments_label(app, &account.id).await;
+            Some(LifecycleMail::RenewalNotice {
+                name: s.display_name.clone(),
+                expires_on: s.expires_on.clone(),
+                charge_on: Step::Charge(7).day(e).to_string(),
+                amount: q.total(),
+                method,
+                link: service_link,
+            })
+        }
+        Step::Reminder(_) if !automatic && !terminating && s.state == "active" => {
+            Some(LifecycleMail::RenewalReminder {
+                name: s.display_name.clone(),
+                expires_on: s.expires_on.clone(),
+                link: link(app, &format!("/services/{}/renew", s.id)),
+            })
+        }
+        Step::TerminationReminder if terminating => Some(LifecycleMail::TerminationReminder {
+            name: s.display_name.clone(),
+            ends_on: s.expires_on.clone(),
+            link: service_link,
+        }),
+        Step::Charge(days) if automatic && !terminating && s.state == "active" => {
+            return charge(app, job, &s, &account, days, lang).await;
+        }
+        Step::Suspend if !terminating && s.state == "active" => {
+            return suspend(app, job, &s, &account).await;
+        }
+        Step::LastWarning if !terminating && s.state == "suspended" => {
+            let order = renewals::ensure_order(app, &account, &s).await?;
+            Some(LifecycleMail::LastWarning {
+                name: s.display_name.clone(),
+                order: order.number.clone(),
+                deletion_on: deletion_day(e).to_string(),
+                link: link(app, &format!("/orders/{}", order.id)),
+            })
+        }
+        Step::Delete if !terminating => return delete(app, job, &s, &account, "unpaid").await,
+        Step::EndOfTerm if terminating => {
+            return delete(app, job, &s, &account, "expiration").await;
+        }
+        _ => None,
+    };
+    let Some(m) = mail_kind else {
+        return Ok(Handled::Done);
+    };
+    let mut tx = app.db.begin().await?;
+    if !job.finish_in(app, tx.conn()).await? {
+        return Ok(Handled::Finished);
+    }
+    mail::enqueue(
+        app,
+        tx.conn(),
+        &recipient(&account),
+        &MailKind::Lifecycle(m),
+    )
+    .await?;
+    tx.commit().await?;
+    app.outbox_signal.notify_waiters();
+    Ok(Handled::Finished)
+}
+
+/// The label of the default method if it can be charged, for the notice.
+async fn payments_label(app: &App, account_id: &str) -> Option<String> {
+    crate::payment_methods::for_payment(app, account_id, None)
+        .await
+        .ok()
+        .map(|m| m.label)
+}
+
+async fn charge(
+    app: &App,
+    job: &Job,
+    s: &ServiceRow,
+    account: &AccountRow,
+    days: i32,
+    lang: Language,
+) -> Result<Handled> {
+    if account.state != "active" {
+        return Ok(Handled::Done);
+    }
+    let order = renewals::ensure_order(app, account, s).await?;
+    let key = format!("renewal:{}:{days}", order.id);
+    match payments::charge_renewal(app, &order, &key).await? {
+        RenewalCharge::Sent | RenewalCharge::Nothing => Ok(Handled::Done),
+        RenewalCharge::NoMethod(why) => {
+            let reason = match lang {
+                Language::Fr => "aucun moyen de paiement utilisable",
+                Language::En => "no usable payment method",
+            };
+            let mut tx = app.db.begin().await?;
+            if !job.finish_in(app, tx.conn()).await? {
+                return Ok(Handled::Finished);
+            }
+            crate::orders::record_event(
+                app,
+                tx.conn(),
+                &order.id,
+                "payment_failed",
+                match lang {
+                    Language::Fr => format!("Renouvellement non prélevé : {reason}."),
+                    Language::En => format!("Renewal not charged: {reason}."),
+                },
+                "system",
+                Some(("pay", order.expires_at)),
+            )
+            .await?;
+            let kind = renewals::failure_mail(
+                tx.conn(),
+                &order,
+                reason,
+                link(app, &format!("/orders/{}", order.id)),
+            )
+            .await?;
+            mail::enqueue(app, tx.conn(), &recipient(account), &kind).await?;
+            tx.commit().await?;
+            tracing::info!(service = %s.id, code = why.code, "renewal not charged");
+            app.outbox_signal.notify_waiters();
+            Ok(Handled::Finished)
+        }
+    }
+}
+
+/// Whether a payment of this order is still being decided (the step waits for it).
+async fn paying(c: &mut AnyConnection, order_id: &str) -> Result<bool> {
+    Ok(guichet_store::payments::in_flight(c, order_id).await?)
+}
+
+fn event_data(s: &ServiceRow) -> serde_json::Value {
+    serde_json::json!({
+        "service_id": s.id,
+        "account_id": s.account_id,
+        "product": s.product_code,
+        "plan": s.plan_code,
+        "display_name": s.display_name,
+        "expires_on": s.expires_on,
+    })
+}
+
+async fn suspend(app: &App, job: &Job, s: &ServiceRow, account: &AccountRow) -> Result<Handled> {
+    let order = renewals::ensure_order(app, account, s).await?;
+    let e = expiration(s)?;
+    let mut tx = app.db.begin().await?;
+    if paying(tx.conn(), &order.id).await? {
+        return Err(AppError::conflict(
+            "payment_in_flight",
+            "a renewal payment is being decided; suspension waits",
+        ));
+    }
+    if !job.finish_in(app, tx.conn()).await? {
+        return Ok(Handled::Finished);
+    }
+    if service_store::suspend(tx.conn(), &s.id, &s.expires_on, app.now_ms()).await? {
+        let deletion_on = deletion_day(e).to_string();
+        mail::enqueue(
+            app,
+            tx.conn(),
+            &recipient(account),
+            &MailKind::Lifecycle(LifecycleMail::Suspended {
+                name: s.display_name.clone(),
+                order: order.number.clone(),
+                deletion_on: deletion_on.clone(),
+                link: link(app, &format!("/orders/{}", order.id)),
+            }),
+        )
+        .await?;
+        let mut data = event_data(s);
+        data["unpaid_order_id"] = serde_json::json!(order.id);
+        data["deletion_on"] = serde_json::json!(deletion_on);
+        crate::provisioning::emit(app, tx.conn(), "service.suspended", &s.id, data).await?;
+    }
+    tx.commit().await?;
+    app.outbox_signal.notify_waiters();
+    Ok(Handled::Finished)
+}
+
+async fn delete(
+    app: &App,
+    job: &Job,
+    s: &ServiceRow,
+    account: &AccountRow,
+    why: &str,
+) -> Result<Handled> {
+    let mut tx = app.db.begin().await?;
+    if let Some(o) =
+        guichet_store::orders::by_renewal_key(tx.conn(), &renewals::renewal_key(s)).await?
+        && paying(tx.conn(), &o.id).await?
+    {
+        return Err(AppError::conflict(
+            "payment_in_flight",
+            "a renewal payment is being decided; deletion waits",
+        ));
+    }
+    if !job.finish_in(app, tx.conn()).await? {
+        return Ok(Handled::Finished);
+    }
+    if why == "expiration" {
+        crate::service_ending::delete_in(app, tx.conn(), s, account, why).await?;
+    } else if service_store::mark_deleted(tx.conn(), &s.id, app.now_ms()).await? {
+        mail::enqueue(
+            app,
+            tx.conn(),
+            &recipient(account),
+            &MailKind::Lifecycle(LifecycleMail::DeletedUnpaid {
+                name: s.display_name.clone(),
+            }),
+        )
+        .await?;
+        let mut data = event_data(s);
+        data["reason"] = serde_json::json!(why);
+        crate::provisioning::emit(app, tx.conn(), "service.deleted", &s.id, data).await?;
+    }
+    renewals::cancel_open_in(app, tx.conn(), &s.id, language_of(account)).await?;
+    tx.commit().await?;
+    app.outbox_signal.notify_waiters();
+    Ok(Handled::Finished)
+}
+
+/// A card-expiry notice.
+pub async fn card_notice(app: &App, job: &Job) -> Result<Handled> {
+    let p: CardPayload = job.payload()?;
+    let (m, account) = {
+        let mut c = app.db.conn().await?;
+        let Some(m) = payment_methods::by_id(&mut c, &p.method_id).await? else {
+            return Ok(Handled::Done);
+        };
+        let Some(a) = account_store::by_id(&mut c, &m.account_id).await? else {
+            return Ok(Handled::Done);
+        };
+        (m, a)
+    };
+    if m.deleted_at.is_some() {
+        return Ok(Handled::Done);
+    }
+    let mut tx = app.db.begin().await?;
+    if !job.finish_in(app, tx.conn()).await? {
+        return Ok(Handled::Finished);
+    }
+    mail::enqueue(
+        app,
+        tx.conn(),
+        &recipient(&account),
+        &MailKind::Lifecycle(LifecycleMail::CardExpiring {
+            card: m.label.clone(),
+            last_day: p.last_day,
+            link: link(app, "/payment-methods"),
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    app.outbox_signal.notify_waiters();
+    Ok(Handled::Finished)
+}
+
+/// Plan and run until nothing more is due now; returns the jobs done.
+pub async fn run_until_idle(app: &App) -> Result<usize> {
+    let mut done = 0;
+    for _ in 0..100 {
+        let planned = plan_due(app).await?;
+        let ran = queue::run_due(app).await?;
+        done += ran;
+        if planned == 0 && ran == 0 {
+            break;
+        }
+    }
+    Ok(done)
+}

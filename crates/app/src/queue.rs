@@ -1,0 +1,157 @@
+//! The job runner over the database queue (`guichet_store::jobs`): claims due jobs under a
+//! lease (a worker killed mid-job loses it, and another takes the job again once it lapses),
+//! runs each by kind, and finishes it or retries it with a doubling delay. A handler whose
+//! work writes anything finishes its job inside that same transaction ([`Job::finish_in`]),
+//! so a job's effects and its "done" mark commit together: run again, it finds itself done.
+
+use crate::{App, AppError, Result, ids};
+use guichet_store::AnyConnection;
+use guichet_store::jobs::{self, JobRow, NewJob};
+use std::sync::OnceLock;
+
+/// How long a claimed job is a worker's before others may take it again.
+pub const LEASE_MS: i64 = 5 * 60_000;
+/// Attempts before a job is given up (kept as `failed` for operators).
+pub const MAX_ATTEMPTS: i64 = 12;
+const BATCH: i64 = 64;
+
+/// This process's name in leases.
+pub fn worker_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let mut b = [0u8; 6];
+        crate::crypto::fill_random(&mut b);
+        format!("{}-{}", std::process::id(), hex::encode(b))
+    })
+}
+
+/// A claimed job.
+pub struct Job {
+    pub row: JobRow,
+}
+
+impl Job {
+    /// Mark the job done in the caller's transaction; false if this worker lost it (then the
+    /// caller must roll back: another worker does the work).
+    pub async fn finish_in(&self, app: &App, c: &mut AnyConnection) -> Result<bool> {
+        Ok(jobs::finish(c, &self.row.id, worker_id(), app.now_ms()).await?)
+    }
+
+    pub fn payload<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_str(&self.row.payload)
+            .map_err(|_| AppError::internal("unreadable job payload"))
+    }
+}
+
+/// What a handler did with its job.
+pub enum Handled {
+    /// It finished the job in its own transaction.
+    Finished,
+    /// Nothing left to write: the runner marks it done.
+    Done,
+}
+
+/// Enqueue a job in the caller's transaction, once per `key`; true if new.
+pub async fn enqueue_in(
+    app: &App,
+    c: &mut AnyConnection,
+    kind: &str,
+    key: &str,
+    payload: &serde_json::Value,
+    run_at: i64,
+) -> Result<bool> {
+    let now = app.now_ms();
+    Ok(jobs::enqueue(
+        c,
+        &NewJob {
+            id: &ids::new_id(now),
+            kind,
+            unique_key: key,
+            payload: &payload.to_string(),
+            run_at,
+        },
+        now,
+    )
+    .await?)
+}
+
+/// The delay before attempt `attempts + 1`: 30 s doubling, at most an hour.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.clamp(1, 8) - 1).unwrap_or(0);
+    (30_000i64 << exp).min(3_600_000)
+}
+
+async fn dispatch(app: &App, job: &Job) -> Result<Handled> {
+    match job.row.kind.as_str() {
+        crate::lifecycle::SERVICE_STEP => crate::lifecycle::run_step(app, job).await,
+        crate::lifecycle::CARD_NOTICE => crate::lifecycle::card_notice(app, job).await,
+        other => Err(AppError::internal(format!("unknown job kind {other}"))),
+    }
+}
+
+/// Run every job due now; returns how many were done.
+pub async fn run_due(app: &App) -> Result<usize> {
+    let mut done = 0;
+    loop {
+        match run_batch(app).await? {
+            None => return Ok(done),
+            Some(n) => done += n,
+        }
+    }
+}
+
+/// Claim and run one batch of due jobs: `None` when none was due, else how many were done.
+pub async fn run_batch(app: &App) -> Result<Option<usize>> {
+    let mut done = 0;
+    {
+        let now = app.now_ms();
+        let claimed = {
+            let mut tx = app.db.begin().await?;
+            let rows = jobs::claim(
+                tx.conn(),
+                app.db.backend(),
+                worker_id(),
+                now,
+                now + LEASE_MS,
+                BATCH,
+            )
+            .await?;
+            tx.commit().await?;
+            rows
+        };
+        if claimed.is_empty() {
+            return Ok(None);
+        }
+        for row in claimed {
+            let job = Job { row };
+            match dispatch(app, &job).await {
+                Ok(Handled::Finished) => done += 1,
+                Ok(Handled::Done) => {
+                    let mut c = app.db.conn().await?;
+                    jobs::finish(&mut c, &job.row.id, worker_id(), app.now_ms()).await?;
+                    done += 1;
+                }
+                Err(e) => {
+                    let now = app.now_ms();
+                    let retry = (job.row.attempts < MAX_ATTEMPTS)
+                        .then(|| now + backoff_ms(job.row.attempts));
+                    tracing::warn!(job = %job.row.unique_key, attempts = job.row.attempts, error = %e.message, "job failed");
+                    let mut c = app.db.conn().await?;
+                    jobs::fail(&mut c, &job.row.id, worker_id(), &e.message, retry, now).await?;
+                }
+            }
+        }
+    }
+    Ok(Some(done))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_to_an_hour() {
+        assert_eq!(super::backoff_ms(1), 30_000);
+        assert_eq!(super::backoff_ms(2), 60_000);
+        assert_eq!(super::backoff_ms(8), 3_600_000);
+        assert_eq!(super::backoff_ms(40), 3_600_000);
+    }
+}
