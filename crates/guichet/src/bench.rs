@@ -20,6 +20,30 @@ pub enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// The billing run: `services` monthly services due the same day renewed by the lifecycle
+    /// engine (renewal order, sandbox charge, invoice, mails queued), against the bare
+    /// batched-insert ceiling of the same database measured in the same run.
+    Renewals {
+        #[arg(long, default_value_t = 100_000)]
+        services: usize,
+        /// Services per customer.
+        #[arg(long, default_value_t = 10)]
+        per_account: usize,
+        /// An empty database to use (default: a fresh SQLite file).
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Seed the configured database with customers whose services are all due for renewal
+    /// today (for the crash harness and manual rehearsals; sandbox cards).
+    SeedRenewals {
+        #[arg(long)]
+        services: usize,
+        #[arg(long, default_value_t = 10)]
+        per_account: usize,
+        /// Card behaviour: success, decline, insufficient_funds, timeout.
+        #[arg(long, default_value = "success")]
+        card: String,
+    },
     /// Invoice PDFs (PDF/A-3b + Factur-X XML) rendered per second, on every core.
     Pdf {
         #[arg(long, default_value_t = 2_000)]
@@ -38,6 +62,16 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             database_url,
         } => api(requests, concurrency, database_url).await,
         BenchCommand::Pdf { count, lines } => pdf(count, lines),
+        BenchCommand::Renewals {
+            services,
+            per_account,
+            database_url,
+        } => crate::bench_renewals::run(services, per_account, database_url).await,
+        BenchCommand::SeedRenewals {
+            services,
+            per_account,
+            card,
+        } => crate::bench_renewals::seed_configured(services, per_account, &card).await,
     }
 }
 

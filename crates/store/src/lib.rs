@@ -23,6 +23,7 @@ pub mod payments;
 pub mod rate_limits;
 pub mod refunds;
 pub mod security_events;
+pub mod seed;
 pub mod services;
 pub mod sessions;
 pub mod settings;

@@ -1,0 +1,113 @@
+//! `guichet bench renewals`: the billing run's throughput. It seeds N monthly services due
+//! for renewal today (default card on file, sandbox gateway), measures the bare batched-insert
+//! ceiling of the same database, then lets the lifecycle engine renew them all (renewal order,
+//! charge, invoice with its gapless number, mails queued, webhooks) and prints services per
+//! second and its ratio to the ceiling. Also `bench seed-renewals`, the same seed for the crash
+//! harness on the configured database.
+
+use crate::config::Config;
+use anyhow::{Result, bail};
+use guichet_app::App;
+use guichet_store::seed::{self, RenewalSeed};
+use jiff::ToSpan;
+use std::time::Instant;
+
+fn err(e: guichet_app::AppError) -> anyhow::Error {
+    anyhow::anyhow!("{}: {}", e.code, e.message)
+}
+
+/// Seed services renewed (charged) today by the engine: they expire in 7 days.
+async fn seed_due_today(app: &App, services: usize, per_account: usize, card: &str) -> Result<()> {
+    let today = guichet_app::clock::utc_date(app.now_ms())
+        .ok_or_else(|| anyhow::anyhow!("clock out of range"))?;
+    let expires = today.saturating_add(7.days());
+    let created = expires.saturating_sub(1.month());
+    seed::renewals(
+        &app.db,
+        &RenewalSeed {
+            services,
+            per_account,
+            expires_on: &expires.to_string(),
+            next_step_on: &today.to_string(),
+            created_at: guichet_app::renewals::day_start_ms(created),
+            price_minor: 1200,
+            currency: "EUR",
+            card_behaviour: card,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn seed_configured(services: usize, per_account: usize, card: &str) -> Result<()> {
+    let c = Config::load(None)?;
+    let app = crate::serve::build_app(&c, c.public_url.clone().unwrap_or_default()).await?;
+    seed_due_today(&app, services, per_account, card).await?;
+    println!("seeded {services} services due for renewal today");
+    app.db.close().await;
+    Ok(())
+}
+
+pub async fn run(services: usize, per_account: usize, database_url: Option<String>) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("guichet-bench-renewals-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut c = Config::default();
+    c.sandbox = true;
+    c.data_dir = dir.clone();
+    c.database_url = Some(
+        database_url.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display())),
+    );
+    let app = crate::serve::build_app(&c, "http://127.0.0.1".into()).await?;
+    let backend = app.db.backend().as_str();
+
+    let t = Instant::now();
+    seed_due_today(&app, services, per_account, "success").await?;
+    let seeded = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    seed::insert_ceiling(&app.db, services).await?;
+    let ceiling = services as f64 / t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    loop {
+        guichet_app::lifecycle::plan_due(&app).await.map_err(err)?;
+        let mut any = false;
+        while guichet_app::queue::run_batch(&app)
+            .await
+            .map_err(err)?
+            .is_some()
+        {
+            any = true;
+        }
+        if !any {
+            break;
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let counts = {
+        let mut conn = app.db.conn().await?;
+        guichet_store::jobs::billing_counts(&mut conn).await?
+    };
+    if counts.invoices < services as i64 {
+        bail!(
+            "only {} of {services} services were invoiced",
+            counts.invoices
+        );
+    }
+    let rate = services as f64 / secs;
+    println!("backend                  {backend}");
+    println!(
+        "services                 {services} ({per_account} per customer; seeded in {seeded:.1} s)"
+    );
+    println!("renewed in               {secs:.2} s");
+    println!("renewals per second      {rate:.0}");
+    println!("insert ceiling (rows/s)  {ceiling:.0}");
+    println!("ratio to the ceiling     {:.1} %", 100.0 * rate / ceiling);
+    println!(
+        "per renewal              1 order, 1 payment, 1 invoice, {:.1} mails, 1 webhook",
+        counts.mails as f64 / services as f64
+    );
+    app.db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
