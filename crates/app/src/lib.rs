@@ -55,6 +55,8 @@ pub struct App {
     pub outbox_signal: Arc<tokio::sync::Notify>,
     /// VIES registration checks of VAT numbers, when configured.
     pub vat_checker: Option<Arc<dyn vies::VatChecker>>,
+    /// The Stripe client, when Stripe is the installation's gateway.
+    pub stripe: Option<stripe::StripeClient>,
 }
 
 impl App {
@@ -66,6 +68,10 @@ impl App {
                 .vies_url
                 .as_deref()
                 .map(|u| Arc::new(vies::ViesRest::new(u)) as Arc<dyn vies::VatChecker>),
+            stripe: config
+                .stripe
+                .as_ref()
+                .map(|s| stripe::StripeClient::with_timeout(&s.api_url, &s.secret_key, s.timeout)),
             outbox_signal: Arc::new(tokio::sync::Notify::new()),
             config: Arc::new(config),
         }

@@ -69,13 +69,16 @@ async fn means(app: &App, account_id: &str, total: i64, input: &PayInput) -> Res
             ));
         }
         let gateway = Gateway::for_app(app).ok_or_else(no_gateway)?;
-        let label = gateway.describe(app, source).await?.ok_or_else(|| {
-            AppError::field(
-                "source",
-                "invalid_payment_source",
-                "the gateway does not know this payment source",
-            )
-        })?;
+        let label = gateway
+            .describe(app, account_id, source)
+            .await?
+            .ok_or_else(|| {
+                AppError::field(
+                    "source",
+                    "invalid_payment_source",
+                    "the gateway does not know this payment source",
+                )
+            })?;
         return Ok(Means::Charge {
             gateway,
             source: source.to_owned(),
@@ -206,6 +209,7 @@ pub async fn pay_order(
             .charge(
                 app,
                 &ChargeRequest {
+                    account_id,
                     idempotency_key: &row.idempotency_key,
                     source: &source,
                     amount_minor: row.amount_minor,
@@ -432,7 +436,9 @@ fn failure_text(code: &str, lang: Language) -> &'static str {
 }
 
 /// Settle payments whose outcome is unknown (timeouts, a process killed mid-payment) from
-/// what the gateway recorded under their idempotency key. Returns how many were settled.
+/// what the gateway recorded under their idempotency key ([`Gateway::reconcile`]: the
+/// sandbox's record, or Stripe's replay of the same idempotent request). A gateway that
+/// cannot be asked now is asked again on the next run. Returns how many were settled.
 pub async fn reconcile_due(app: &App) -> Result<usize> {
     let now = app.now_ms();
     let rows = {
@@ -442,11 +448,15 @@ pub async fn reconcile_due(app: &App) -> Result<usize> {
     let mut n = 0;
     for p in rows {
         let outcome = match Gateway::parse(&p.gateway) {
-            Some(g) => match g.lookup(app, &p.idempotency_key).await? {
-                Lookup::Found(o) => o,
+            Some(g) => match g.reconcile(app, &p).await {
+                Ok(Lookup::Found(o)) => o,
+                Err(e) => {
+                    tracing::warn!(payment = %p.id, error = %e.message, "payment not reconciled yet");
+                    continue;
+                }
                 // The gateway never took it: nothing was charged.
-                Lookup::NotFound if p.updated_at > now - NOT_FOUND_GRACE_MS => continue,
-                Lookup::NotFound => Outcome::Failed {
+                Ok(Lookup::NotFound) if p.updated_at > now - NOT_FOUND_GRACE_MS => continue,
+                Ok(Lookup::NotFound) => Outcome::Failed {
                     code: "abandoned".into(),
                 },
             },
