@@ -16,7 +16,8 @@ use guichet_store::{AnyConnection, orders as order_store};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-/// A `pending` payment untouched for this long is looked up at the gateway.
+/// An unsettled payment untouched for this long is looked up at the gateway (again: each is
+/// asked at most once per delay, so a gateway is not asked every second).
 const STALE_PENDING_MS: i64 = 60_000;
 /// A payment the gateway has no record of is failed only after this long: until then the
 /// charge may still be in flight (or not yet visible at the gateway).
@@ -452,6 +453,7 @@ pub async fn reconcile_due(app: &App) -> Result<usize> {
                 Ok(Lookup::Found(o)) => o,
                 Err(e) => {
                     tracing::warn!(payment = %p.id, error = %e.message, "payment not reconciled yet");
+                    not_yet(app, &p).await;
                     continue;
                 }
                 // The gateway never took it: nothing was charged.
@@ -467,6 +469,7 @@ pub async fn reconcile_due(app: &App) -> Result<usize> {
             None => continue,
         };
         if outcome == Outcome::Unknown {
+            not_yet(app, &p).await;
             continue;
         }
         match settle(app, &p, &outcome).await {
@@ -478,4 +481,17 @@ pub async fn reconcile_due(app: &App) -> Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// The gateway had no answer yet: ask again after [`STALE_PENDING_MS`].
+async fn not_yet(app: &App, p: &PaymentRow) {
+    let touched = match app.db.conn().await {
+        Ok(mut c) => payments::touch_unsettled(&mut c, &p.id, app.now_ms())
+            .await
+            .map_err(AppError::from),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = touched {
+        tracing::warn!(payment = %p.id, error = %e.message, "could not note the reconciliation attempt");
+    }
 }

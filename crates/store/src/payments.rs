@@ -112,23 +112,35 @@ pub async fn settle(
     Ok(r.rows_affected() == 1)
 }
 
-/// Payments whose outcome is not known: `unknown` ones, and `pending` ones last touched
-/// before `stale_before` (the process that started them died). Bank transfers wait for an
-/// operator, not for a gateway, and are left out.
+/// Payments whose outcome is not known (`unknown` ones, and `pending` ones whose process
+/// died) last touched before `stale_before`, so each is asked about at most once per delay.
+/// Bank transfers wait for an operator, not for a gateway, and are left out.
 pub async fn unsettled(
     c: &mut AnyConnection,
     stale_before: i64,
     limit: i64,
 ) -> Result<Vec<PaymentRow>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM payments WHERE gateway <> 'bank_transfer' AND (state = 'unknown' \
-         OR (state = 'pending' AND updated_at < $1)) ORDER BY updated_at, id LIMIT $2"
+        "SELECT {COLUMNS} FROM payments WHERE gateway <> 'bank_transfer' \
+         AND state IN ('unknown', 'pending') AND updated_at < $1 ORDER BY updated_at, id LIMIT $2"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(stale_before)
         .bind(limit)
         .fetch_all(c)
         .await?)
+}
+
+/// A payment still unsettled was asked about without an answer: ask again after the delay.
+pub async fn touch_unsettled(c: &mut AnyConnection, id: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE payments SET updated_at = $2 WHERE id = $1 AND state IN ('pending', 'unknown')",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, FromRow)]

@@ -73,6 +73,17 @@ fn last_payment(o: &Value) -> &Value {
         .expect("a payment")
 }
 
+async fn advance(s: &Server, op: &str, seconds: i64) {
+    let (st, v) = s
+        .post(
+            "/api/v1/admin/clock",
+            Some(op),
+            json!({ "advance_seconds": seconds }),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+}
+
 async fn invoices(s: &Server, t: &str) -> Vec<Value> {
     let (_, page) = s.get("/api/v1/me/invoices", Some(t)).await;
     page["items"].as_array().expect("items").clone()
@@ -224,8 +235,9 @@ async fn stripe_lost_answer_reconciled_and_refunded(b: Backend) {
     assert_eq!(last_payment(&o)["state"], "unknown");
     assert_eq!(fake.charges_taken(), 1);
 
-    // The worker's reconciler sends the same request with the same key: Stripe replays the
-    // stored success, nothing is charged again.
+    // A minute later the worker's reconciler sends the same request with the same key:
+    // Stripe replays the stored success, nothing is charged again.
+    advance(s, &op, 120).await;
     let o = eventually(30, "the payment reconciled", || async {
         let (_, o) = s.get(&format!("/api/v1/me/orders/{id}"), Some(&t)).await;
         (o["status"] == "delivered").then_some(o)
@@ -270,6 +282,7 @@ async fn stripe_lost_answer_reconciled_and_refunded(b: Backend) {
     let o = pay(s, &t, &id, &method).await;
     assert_eq!(last_payment(&o)["state"], "unknown", "{o}");
     let sent = fake.state.lock().expect("fake").charge_requests;
+    advance(s, &op, 120).await;
     eventually(30, "the request sent again", || async {
         (fake.state.lock().expect("fake").charge_requests > sent).then_some(())
     })
@@ -278,14 +291,7 @@ async fn stripe_lost_answer_reconciled_and_refunded(b: Backend) {
     assert_eq!(last_payment(&o)["state"], "unknown", "{o}");
     assert_eq!(fake.state.lock().expect("fake").searches, 0);
     fake.set_search_blind(false);
-    let (st, v) = s
-        .post(
-            "/api/v1/admin/clock",
-            Some(&op),
-            json!({"advance_seconds": 25 * 3600}),
-        )
-        .await;
-    assert_eq!(st, 200, "{v}");
+    advance(s, &op, 25 * 3600).await;
     // A day later the session has ended (idle): log in again.
     let t = s.login("slow@example.fr", crate::harness::PASSWORD).await;
     let o = eventually(30, "the payment failed from search", || async {
