@@ -339,9 +339,11 @@ impl Gateway {
                     {
                         Ok(refund_id) => RefundOutcome::Succeeded { refund_id },
                         // Refused before running: nothing was refunded, and sending it again
-                        // would be refused again.
+                        // would be refused again. A refused key (401/403: a configuration
+                        // to fix), a key in use (409) and rate limits (429) are retried.
                         Err(StripeError::Api { status, code, .. })
-                            if (400..500).contains(&status) && !matches!(status, 409 | 429) =>
+                            if (400..500).contains(&status)
+                                && !matches!(status, 401 | 403 | 409 | 429) =>
                         {
                             RefundOutcome::Failed {
                                 code: code.unwrap_or_else(|| format!("stripe_http_{status}")),
