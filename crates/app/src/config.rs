@@ -37,6 +37,33 @@ pub struct AppConfig {
     pub bank_transfer: Option<BankTransferSettings>,
     /// Base URL of the VIES REST API; `None`: VAT numbers are checked offline only.
     pub vies_url: Option<String>,
+    /// Stripe as the installation's gateway, when chosen (`None`: the sandbox gateway in
+    /// sandbox mode, else no gateway).
+    pub stripe: Option<StripeSettings>,
+}
+
+/// How to reach Stripe. `Debug` never shows the secret key.
+#[derive(Clone)]
+pub struct StripeSettings {
+    /// `sk_live_…` or `sk_test_…` (or a restricted `rk_…` key).
+    pub secret_key: String,
+    /// Stripe's API base URL (`https://api.stripe.com`; tests point it to a fake).
+    pub api_url: String,
+    /// `pk_…`, handed to the card form with each SetupIntent (Stripe.js needs it).
+    pub publishable_key: Option<String>,
+    /// Time allowed for one Stripe request, answer included.
+    pub timeout: std::time::Duration,
+}
+
+impl std::fmt::Debug for StripeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeSettings")
+            .field("secret_key", &"********")
+            .field("api_url", &self.api_url)
+            .field("publishable_key", &self.publishable_key)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +160,7 @@ impl AppConfig {
             invoice_prefix: "GC".into(),
             bank_transfer: None,
             vies_url: None,
+            stripe: None,
         }
     }
 }

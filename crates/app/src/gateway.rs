@@ -15,9 +15,15 @@
 //! | 4000 0000 0000 0119 | timeout: the charge **is taken**, the answer is lost |
 //!
 //! Any other number passing the Luhn check succeeds.
+//!
+//! The Stripe gateway ([`Gateway::Stripe`], chosen with `GUICHET_GATEWAY=stripe`) drives
+//! [`crate::stripe::StripeClient`]: each account gets one Stripe customer (recorded in
+//! `gateway_customers`), cards are saved through a SetupIntent confirmed by Stripe.js in the
+//! browser, and charges are off-session PaymentIntents under the payment's idempotency key.
 
-use crate::{App, AppError, Result};
-use guichet_store::payments::{self, SandboxCardRow, SandboxChargeRow};
+use crate::stripe::{StripeClient, StripeError};
+use crate::{App, AppError, ErrorKind, Result};
+use guichet_store::payments::{self, PaymentRow, SandboxCardRow, SandboxChargeRow};
 
 /// What a charge came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +74,8 @@ impl CardInfo {
 }
 
 pub struct ChargeRequest<'a> {
+    /// The account charged (Stripe: whose customer owns the payment method).
+    pub account_id: &'a str,
     pub idempotency_key: &'a str,
     pub source: &'a str,
     pub amount_minor: i64,
@@ -78,23 +86,106 @@ pub struct ChargeRequest<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gateway {
     Sandbox,
+    Stripe,
+}
+
+/// Stripe replays the stored answer of an idempotent request for at least 24 hours; an
+/// unknown charge younger than this is sent again with its key instead of being searched.
+pub const RESEND_WINDOW_MS: i64 = 23 * 3_600_000;
+
+/// A SetupIntent for the card form: Stripe.js confirms it with the client secret, and the
+/// resulting payment method (`pm_…`) is then saved with `POST /api/v1/me/payment-methods`.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SetupIntentView {
+    /// `stripe`.
+    pub gateway: String,
+    /// `seti_…`.
+    pub setup_intent_id: String,
+    /// For `stripe.confirmCardSetup(client_secret, …)` in the browser; valid for this
+    /// SetupIntent only.
+    pub client_secret: String,
+    /// The publishable key (`pk_…`) Stripe.js is loaded with, when configured.
+    pub publishable_key: Option<String>,
+}
+
+fn stripe_of(app: &App) -> Result<&StripeClient> {
+    app.stripe.as_ref().ok_or_else(|| {
+        AppError::conflict(
+            "no_payment_gateway",
+            "the Stripe gateway is not configured on this installation",
+        )
+    })
+}
+
+/// Stripe could not be asked (or answered an error it should not have): the customer may
+/// try again; nothing was charged.
+fn unavailable(e: &StripeError) -> AppError {
+    tracing::warn!(error = %e, "Stripe request failed");
+    AppError::new(
+        ErrorKind::Unavailable,
+        "gateway_unavailable",
+        "the payment gateway could not be reached; try again in a moment",
+    )
+}
+
+/// What a Stripe payment method id looks like (`pm_` and letters, digits, underscores).
+fn is_pm_id(token: &str) -> bool {
+    token.len() <= 255
+        && token.strip_prefix("pm_").is_some_and(|r| {
+            !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+}
+
+/// The account's Stripe customer, created once: the request carries the idempotency key
+/// `customer:{account}` (concurrent first uses get the same customer from Stripe) and the
+/// first id recorded wins. The customer carries only the account id (metadata), no personal
+/// data.
+pub async fn stripe_customer(app: &App, account_id: &str) -> Result<String> {
+    let name = Gateway::Stripe.name();
+    {
+        let mut c = app.db.conn().await?;
+        if let Some(id) = guichet_store::gateway_customers::get(&mut c, account_id, name).await? {
+            return Ok(id);
+        }
+    }
+    let client = stripe_of(app)?;
+    let created = client
+        .create_customer(account_id)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let mut tx = app.db.begin().await?;
+    let recorded = guichet_store::gateway_customers::insert_once(
+        tx.conn(),
+        account_id,
+        name,
+        &created,
+        app.now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    recorded.ok_or_else(|| AppError::internal("gateway customer not recorded"))
 }
 
 impl Gateway {
-    /// The gateway of this installation; `None` when none is configured.
+    /// The gateway of this installation: Stripe when configured, else the sandbox gateway in
+    /// sandbox mode; `None` when there is none.
     pub fn for_app(app: &App) -> Option<Gateway> {
+        if app.stripe.is_some() {
+            return Some(Gateway::Stripe);
+        }
         app.config.sandbox.then_some(Gateway::Sandbox)
     }
 
     pub fn name(self) -> &'static str {
         match self {
             Gateway::Sandbox => "sandbox",
+            Gateway::Stripe => "stripe",
         }
     }
 
-    /// What the gateway shows of a token (brand, last four digits, expiry), or `None` if it
-    /// does not know it.
-    pub async fn card(self, app: &App, token: &str) -> Result<Option<CardInfo>> {
+    /// What the gateway shows of a token of `account_id` (brand, last four digits, expiry),
+    /// or `None` if it does not know it (Stripe: or it belongs to another customer).
+    pub async fn card(self, app: &App, account_id: &str, token: &str) -> Result<Option<CardInfo>> {
         match self {
             Gateway::Sandbox => {
                 let mut c = app.db.conn().await?;
@@ -107,30 +198,122 @@ impl Gateway {
                         exp_year: card.exp_year,
                     }))
             }
+            Gateway::Stripe => {
+                if !is_pm_id(token) {
+                    return Ok(None);
+                }
+                let client = stripe_of(app)?;
+                let card = match client.payment_method(token).await {
+                    Ok(card) => card,
+                    // Unknown, or not a card.
+                    Err(StripeError::Api { status: 404, .. }) | Err(StripeError::Decode(_)) => {
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(unavailable(&e)),
+                };
+                let customer = stripe_customer(app, account_id).await?;
+                if card.customer.as_deref() != Some(customer.as_str()) {
+                    // Saved for another customer (or not saved at all): not this account's.
+                    return Ok(None);
+                }
+                Ok(Some(CardInfo {
+                    brand: card.display_brand().to_owned(),
+                    last4: card.last4,
+                    exp_month: card.exp_month,
+                    exp_year: card.exp_year,
+                }))
+            }
         }
     }
 
     /// A label for the source (`Visa •••• 4242`), or `None` if the gateway does not know it.
-    pub async fn describe(self, app: &App, source: &str) -> Result<Option<String>> {
-        Ok(self.card(app, source).await?.map(|c| c.label()))
+    pub async fn describe(
+        self,
+        app: &App,
+        account_id: &str,
+        source: &str,
+    ) -> Result<Option<String>> {
+        Ok(self.card(app, account_id, source).await?.map(|c| c.label()))
+    }
+
+    /// A SetupIntent for the account's card form (Stripe only: the sandbox gateway saves
+    /// cards through its own tokenisation endpoint).
+    pub async fn setup_intent(self, app: &App, account_id: &str) -> Result<SetupIntentView> {
+        match self {
+            Gateway::Sandbox => Err(AppError::conflict(
+                "setup_intent_unsupported",
+                "the sandbox gateway has no setup intents: get a card token from \
+                 POST /api/v1/sandbox/gateway/tokens",
+            )),
+            Gateway::Stripe => {
+                let customer = stripe_customer(app, account_id).await?;
+                let (id, secret) = stripe_of(app)?
+                    .create_setup_intent(&customer)
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+                Ok(SetupIntentView {
+                    gateway: self.name().to_owned(),
+                    setup_intent_id: id,
+                    client_secret: secret,
+                    publishable_key: app
+                        .config
+                        .stripe
+                        .as_ref()
+                        .and_then(|s| s.publishable_key.clone()),
+                })
+            }
+        }
     }
 
     pub async fn charge(self, app: &App, r: &ChargeRequest<'_>) -> Result<Outcome> {
         match self {
             Gateway::Sandbox => sandbox_charge(app, r).await,
+            Gateway::Stripe => {
+                let client = stripe_of(app)?;
+                let customer = stripe_customer(app, r.account_id).await?;
+                Ok(client.charge(r, &customer).await)
+            }
         }
     }
 
-    pub async fn lookup(self, app: &App, idempotency_key: &str) -> Result<Lookup> {
+    /// What became of a payment whose outcome is unknown. The sandbox gateway's record is
+    /// read directly. Stripe's search is not read-after-write, so within
+    /// [`RESEND_WINDOW_MS`] the very same charge request is sent again (same
+    /// `Idempotency-Key`, same parameters): Stripe replays the answer it stored, or runs it
+    /// once if it never got it. Past that window, when Stripe may have forgotten the key, the
+    /// search by metadata is the only safe question.
+    pub async fn reconcile(self, app: &App, p: &PaymentRow) -> Result<Lookup> {
         match self {
             Gateway::Sandbox => {
                 let mut c = app.db.conn().await?;
                 Ok(
-                    match payments::sandbox_find_charge(&mut c, idempotency_key).await? {
+                    match payments::sandbox_find_charge(&mut c, &p.idempotency_key).await? {
                         Some(ch) => Lookup::Found(stored_outcome(&ch)),
                         None => Lookup::NotFound,
                     },
                 )
+            }
+            Gateway::Stripe => {
+                let client = stripe_of(app)?;
+                if app.now_ms() - p.created_at < RESEND_WINDOW_MS {
+                    let outcome = self
+                        .charge(
+                            app,
+                            &ChargeRequest {
+                                account_id: &p.account_id,
+                                idempotency_key: &p.idempotency_key,
+                                source: &p.source,
+                                amount_minor: p.amount_minor,
+                                currency: &p.currency,
+                            },
+                        )
+                        .await?;
+                    return Ok(Lookup::Found(outcome));
+                }
+                client
+                    .lookup(&p.idempotency_key)
+                    .await
+                    .map_err(|e| unavailable(&e))
             }
         }
     }
@@ -145,44 +328,104 @@ impl Gateway {
     ) -> Result<RefundOutcome> {
         match self {
             Gateway::Sandbox => {
-                let mut tx = app.db.begin().await?;
-                let Some((charged, outcome)) =
-                    guichet_store::refunds::sandbox_charge_of(tx.conn(), charge_ref).await?
-                else {
-                    return Ok(RefundOutcome::Failed {
-                        code: "charge_not_found".into(),
-                    });
-                };
-                if outcome != "succeeded" {
-                    return Ok(RefundOutcome::Failed {
-                        code: "charge_not_found".into(),
-                    });
-                }
-                let id = format!("re_sandbox_{}", crate::crypto::random_hex(12));
-                let stored = guichet_store::refunds::sandbox_refund(
-                    tx.conn(),
-                    idempotency_key,
-                    &id,
-                    charge_ref,
-                    amount_minor,
-                    charged,
-                    app.now_ms(),
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(match stored {
-                    Some(refund_id) => RefundOutcome::Succeeded { refund_id },
-                    None => RefundOutcome::Failed {
-                        code: "amount_too_large".into(),
+                sandbox_refund(app, charge_ref, amount_minor, idempotency_key).await
+            }
+            Gateway::Stripe => {
+                let client = stripe_of(app)?;
+                Ok(
+                    match client
+                        .refund(charge_ref, amount_minor, idempotency_key)
+                        .await
+                    {
+                        Ok(refund_id) => RefundOutcome::Succeeded { refund_id },
+                        // Refused before running: nothing was refunded, and sending it again
+                        // would be refused again. A refused key (401/403: a configuration
+                        // to fix), a key in use (409) and rate limits (429) are retried.
+                        Err(StripeError::Api { status, code, .. })
+                            if (400..500).contains(&status)
+                                && !matches!(status, 401 | 403 | 409 | 429) =>
+                        {
+                            RefundOutcome::Failed {
+                                code: code.unwrap_or_else(|| format!("stripe_http_{status}")),
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "Stripe refund outcome unknown");
+                            RefundOutcome::Unknown
+                        }
                     },
-                })
+                )
+            }
+        }
+    }
+
+    /// The customer deleted a saved method: the gateway forgets it too (Stripe: detached
+    /// from the customer, so it can never be charged again). The sandbox keeps its tokens.
+    pub async fn forget(self, app: &App, token: &str) -> Result<()> {
+        match self {
+            Gateway::Sandbox => Ok(()),
+            Gateway::Stripe => {
+                if !is_pm_id(token) {
+                    return Ok(());
+                }
+                match stripe_of(app)?.detach(token).await {
+                    Ok(()) => Ok(()),
+                    // Already detached (or gone): nothing left to do.
+                    Err(StripeError::Api {
+                        status: 400 | 404, ..
+                    }) => Ok(()),
+                    Err(e) => Err(unavailable(&e)),
+                }
             }
         }
     }
 
     pub fn parse(name: &str) -> Option<Gateway> {
-        (name == "sandbox").then_some(Gateway::Sandbox)
+        match name {
+            "sandbox" => Some(Gateway::Sandbox),
+            "stripe" => Some(Gateway::Stripe),
+            _ => None,
+        }
     }
+}
+
+async fn sandbox_refund(
+    app: &App,
+    charge_ref: &str,
+    amount_minor: i64,
+    idempotency_key: &str,
+) -> Result<RefundOutcome> {
+    let mut tx = app.db.begin().await?;
+    let Some((charged, outcome)) =
+        guichet_store::refunds::sandbox_charge_of(tx.conn(), charge_ref).await?
+    else {
+        return Ok(RefundOutcome::Failed {
+            code: "charge_not_found".into(),
+        });
+    };
+    if outcome != "succeeded" {
+        return Ok(RefundOutcome::Failed {
+            code: "charge_not_found".into(),
+        });
+    }
+    let id = format!("re_sandbox_{}", crate::crypto::random_hex(12));
+    let stored = guichet_store::refunds::sandbox_refund(
+        tx.conn(),
+        idempotency_key,
+        &id,
+        charge_ref,
+        amount_minor,
+        charged,
+        app.now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(match stored {
+        Some(refund_id) => RefundOutcome::Succeeded { refund_id },
+        None => RefundOutcome::Failed {
+            code: "amount_too_large".into(),
+        },
+    })
 }
 
 fn stored_outcome(ch: &SandboxChargeRow) -> Outcome {

@@ -61,6 +61,8 @@ pub struct App {
     /// Held by a pass over the due work: a sandbox clock move waits for the worker's pass to
     /// end before moving, so work done "today" is dated today.
     pub due_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The Stripe client, when Stripe is the installation's gateway.
+    pub stripe: Option<stripe::StripeClient>,
 }
 
 impl App {
@@ -72,6 +74,10 @@ impl App {
                 .vies_url
                 .as_deref()
                 .map(|u| Arc::new(vies::ViesRest::new(u)) as Arc<dyn vies::VatChecker>),
+            stripe: config
+                .stripe
+                .as_ref()
+                .map(|s| stripe::StripeClient::with_timeout(&s.api_url, &s.secret_key, s.timeout)),
             outbox_signal: Arc::new(tokio::sync::Notify::new()),
             due_lock: Arc::new(tokio::sync::Mutex::new(())),
             config: Arc::new(config),

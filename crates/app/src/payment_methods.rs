@@ -19,7 +19,9 @@ pub const MAX_METHODS: usize = 20;
 pub struct NewMethod {
     /// `card`, `sepa_debit` or `bank_transfer`.
     pub kind: String,
-    /// Card: the gateway token (sandbox: from `POST /api/v1/sandbox/gateway/tokens`).
+    /// Card: the gateway token (sandbox: from `POST /api/v1/sandbox/gateway/tokens`; Stripe:
+    /// the `pm_…` id of the SetupIntent from `POST /api/v1/me/payment-methods/setup-intent`,
+    /// once Stripe.js has confirmed it).
     pub token: Option<String>,
     /// SEPA direct debit: the account's IBAN.
     pub iban: Option<String>,
@@ -141,7 +143,7 @@ pub async fn add(
                 .ok_or_else(|| {
                     AppError::field("token", "token_required", "a card token is required")
                 })?;
-            let card = gateway.card(app, token).await?.ok_or_else(|| {
+            let card = gateway.card(app, account_id, token).await?.ok_or_else(|| {
                 AppError::field(
                     "token",
                     "invalid_token",
@@ -169,6 +171,13 @@ pub async fn add(
         }
         "sepa_debit" => {
             let gateway = Gateway::for_app(app).ok_or_else(no_gateway)?;
+            if gateway != Gateway::Sandbox {
+                return Err(AppError::conflict(
+                    "sepa_unsupported",
+                    "SEPA mandates by IBAN are taken by the sandbox gateway only; save a card \
+                     through the setup intent instead",
+                ));
+            }
             let iban = Iban::parse(input.iban.as_deref().unwrap_or(""))
                 .map_err(|e| AppError::validation(vec![e]))?;
             let holder = input
@@ -228,6 +237,13 @@ pub async fn add(
             "delete a payment method first",
         ));
     }
+    if row.token.is_some() && existing.iter().any(|m| m.token == row.token) {
+        // Deleting one copy would detach the card from under the other.
+        return Err(AppError::conflict(
+            "payment_method_exists",
+            "this card is already saved",
+        ));
+    }
     payment_methods::insert(tx.conn(), &row).await?;
     if existing.is_empty() || input.make_default == Some(true) {
         payment_methods::set_default(tx.conn(), account_id, &id).await?;
@@ -281,7 +297,17 @@ pub async fn make_default(
     Ok(view(app, get_row(app, account_id, id).await?))
 }
 
-/// Delete a method; if it was the default, the newest usable one takes its place.
+/// A SetupIntent for saving a card with the installation's gateway (Stripe): the browser
+/// confirms it with Stripe.js and the client secret, then adds the resulting `pm_…` with
+/// [`add`]. The card number goes from the browser to Stripe, never to Guichet.
+pub async fn setup_intent(app: &App, account_id: &str) -> Result<crate::gateway::SetupIntentView> {
+    let gateway = Gateway::for_app(app).ok_or_else(no_gateway)?;
+    gateway.setup_intent(app, account_id).await
+}
+
+/// Delete a method; if it was the default, the newest usable one takes its place. The
+/// gateway forgets it after commit (Stripe: detached); if the gateway cannot be reached then,
+/// the method is gone from Guichet all the same and can never be charged by it.
 pub async fn delete(app: &App, account_id: &str, id: &str, ctx: &RequestCtx) -> Result<()> {
     let m = get_row(app, account_id, id).await?;
     let mut tx = app.db.begin().await?;
@@ -307,6 +333,11 @@ pub async fn delete(app: &App, account_id: &str, id: &str, ctx: &RequestCtx) -> 
     )
     .await?;
     tx.commit().await?;
+    if let (Some(gateway), Some(token)) = (Gateway::parse(&m.gateway), m.token.as_deref())
+        && let Err(e) = gateway.forget(app, token).await
+    {
+        tracing::warn!(method = %m.id, error = %e.message, "payment method not detached at the gateway");
+    }
     Ok(())
 }
 

@@ -16,7 +16,8 @@ use guichet_store::{AnyConnection, orders as order_store};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-/// A `pending` or `unknown` payment untouched for this long is looked up at the gateway.
+/// An unsettled payment untouched for this long is looked up at the gateway (again: each is
+/// asked at most once per delay, so a gateway is not asked every second).
 const STALE_PENDING_MS: i64 = 60_000;
 /// A payment the gateway has no record of is failed only after this long: until then the
 /// charge may still be in flight (or not yet visible at the gateway).
@@ -69,13 +70,16 @@ async fn means(app: &App, account_id: &str, total: i64, input: &PayInput) -> Res
             ));
         }
         let gateway = Gateway::for_app(app).ok_or_else(no_gateway)?;
-        let label = gateway.describe(app, source).await?.ok_or_else(|| {
-            AppError::field(
-                "source",
-                "invalid_payment_source",
-                "the gateway does not know this payment source",
-            )
-        })?;
+        let label = gateway
+            .describe(app, account_id, source)
+            .await?
+            .ok_or_else(|| {
+                AppError::field(
+                    "source",
+                    "invalid_payment_source",
+                    "the gateway does not know this payment source",
+                )
+            })?;
         return Ok(Means::Charge {
             gateway,
             source: source.to_owned(),
@@ -206,6 +210,7 @@ pub async fn pay_order(
             .charge(
                 app,
                 &ChargeRequest {
+                    account_id,
                     idempotency_key: &row.idempotency_key,
                     source: &source,
                     amount_minor: row.amount_minor,
@@ -434,7 +439,9 @@ pub(crate) fn failure_text(code: &str, lang: Language) -> &'static str {
 }
 
 /// Settle payments whose outcome is unknown (timeouts, a process killed mid-payment) from
-/// what the gateway recorded under their idempotency key. Returns how many were settled.
+/// what the gateway recorded under their idempotency key ([`Gateway::reconcile`]: the
+/// sandbox's record, or Stripe's replay of the same idempotent request). A gateway that
+/// cannot be asked now is asked again on the next run. Returns how many were settled.
 pub async fn reconcile_due(app: &App) -> Result<usize> {
     let now = app.now_ms();
     let rows = {
@@ -444,11 +451,16 @@ pub async fn reconcile_due(app: &App) -> Result<usize> {
     let mut n = 0;
     for p in rows {
         let outcome = match Gateway::parse(&p.gateway) {
-            Some(g) => match g.lookup(app, &p.idempotency_key).await? {
-                Lookup::Found(o) => o,
+            Some(g) => match g.reconcile(app, &p).await {
+                Ok(Lookup::Found(o)) => o,
+                Err(e) => {
+                    tracing::warn!(payment = %p.id, error = %e.message, "payment not reconciled yet");
+                    not_yet(app, &p).await;
+                    continue;
+                }
                 // The gateway never took it: nothing was charged.
-                Lookup::NotFound if p.updated_at > now - NOT_FOUND_GRACE_MS => continue,
-                Lookup::NotFound => Outcome::Failed {
+                Ok(Lookup::NotFound) if p.updated_at > now - NOT_FOUND_GRACE_MS => continue,
+                Ok(Lookup::NotFound) => Outcome::Failed {
                     code: "abandoned".into(),
                 },
             },
@@ -459,6 +471,7 @@ pub async fn reconcile_due(app: &App) -> Result<usize> {
             None => continue,
         };
         if outcome == Outcome::Unknown {
+            not_yet(app, &p).await;
             continue;
         }
         match settle(app, &p, &outcome).await {
@@ -568,6 +581,7 @@ pub(crate) async fn charge_renewal(
                     source: &row.source,
                     amount_minor: row.amount_minor,
                     currency: &row.currency,
+                    account_id: &row.account_id,
                 },
             )
             .await
@@ -578,4 +592,17 @@ pub(crate) async fn charge_renewal(
     };
     settle(app, &row, &outcome).await?;
     Ok(RenewalCharge::Sent)
+}
+
+/// The gateway had no answer yet: ask again after [`STALE_PENDING_MS`].
+async fn not_yet(app: &App, p: &PaymentRow) {
+    let touched = match app.db.conn().await {
+        Ok(mut c) => payments::touch_unsettled(&mut c, &p.id, app.now_ms())
+            .await
+            .map_err(AppError::from),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = touched {
+        tracing::warn!(payment = %p.id, error = %e.message, "could not note the reconciliation attempt");
+    }
 }

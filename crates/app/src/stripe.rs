@@ -12,7 +12,7 @@
 //!
 //! | method | path                                   | for                                   |
 //! |--------|----------------------------------------|---------------------------------------|
-//! | POST   | `/v1/customers`                        | [`StripeClient::create_customer`]     |
+//! | POST   | `/v1/customers` (idempotent per account) | [`StripeClient::create_customer`]   |
 //! | POST   | `/v1/setup_intents`                    | [`StripeClient::create_setup_intent`] |
 //! | GET    | `/v1/payment_methods/{id}`             | [`StripeClient::payment_method`]      |
 //! | POST   | `/v1/payment_intents` (confirm=true)   | [`StripeClient::charge`]              |
@@ -34,11 +34,13 @@
 //! - no answer (timeout, connection error), 5xx, 429, 409 (the same key still running) and
 //!   400 `idempotency_error` (the key was already used, with other parameters) →
 //!   [`Outcome::Unknown`], never `Failed`: the charge may have been taken, and the reconciler
-//!   looks the key up with [`StripeClient::lookup`].
+//!   settles it (see below).
 //!
 //! Search is not read-after-write: Stripe documents that new data is usually searchable
 //! within a minute, later during incidents. A [`Lookup::NotFound`] for a key charged moments
-//! ago is therefore not proof that nothing was taken.
+//! ago is therefore not proof that nothing was taken. This is why the reconciler
+//! ([`crate::gateway::Gateway::reconcile`]) sends an unknown charge again with its key (Stripe
+//! replays the stored answer for 24 hours) and searches only for older keys.
 //!
 //! Nothing here logs the secret key (the `Debug` of the client hides it, error texts never
 //! carry request headers, and key-like words in Stripe's messages are masked); Guichet only
@@ -88,12 +90,19 @@ pub struct CardInfo {
     pub last4: String,
     pub exp_month: i64,
     pub exp_year: i64,
+    /// The customer the payment method is attached to (`None`: detached or never saved).
+    pub customer: Option<String>,
 }
 
 impl CardInfo {
     /// A label for lists and receipts, like the sandbox's: `Visa •••• 4242`.
     pub fn label(&self) -> String {
-        let brand = match self.brand.as_str() {
+        format!("{} •••• {}", self.display_brand(), self.last4)
+    }
+
+    /// The brand as shown to people: `Visa`, `Mastercard`, `American Express`, …
+    pub fn display_brand(&self) -> &'static str {
+        match self.brand.as_str() {
             "visa" => "Visa",
             "mastercard" => "Mastercard",
             "amex" => "American Express",
@@ -103,8 +112,7 @@ impl CardInfo {
             "unionpay" => "UnionPay",
             "cartes_bancaires" => "Cartes Bancaires",
             _ => "Card",
-        };
-        format!("{brand} •••• {}", self.last4)
+        }
     }
 }
 
@@ -278,20 +286,16 @@ impl StripeClient {
             .await
     }
 
-    /// Create a Customer for an account (metadata `guichet_account_id`) → `cus_…`.
-    pub async fn create_customer(
-        &self,
-        account_id: &str,
-        email: &str,
-    ) -> Result<String, StripeError> {
+    /// Create the Customer of an account (metadata `guichet_account_id`, nothing personal)
+    /// → `cus_…`. Sent with `Idempotency-Key: customer:{account_id}`, so two first uses of an
+    /// account at once get the same customer back instead of two.
+    pub async fn create_customer(&self, account_id: &str) -> Result<String, StripeError> {
+        let key = format!("customer:{account_id}");
         let body = self
             .post(
                 &["v1", "customers"],
-                &[
-                    ("email", email),
-                    (&format!("metadata[{ACCOUNT_METADATA_KEY}]"), account_id),
-                ],
-                None,
+                &[(&format!("metadata[{ACCOUNT_METADATA_KEY}]"), account_id)],
+                Some(&key),
             )
             .await?
             .into_ok()?;
@@ -344,6 +348,7 @@ impl StripeClient {
                 last4,
                 exp_month,
                 exp_year,
+                customer: body["customer"].as_str().map(str::to_owned),
             }),
             _ => Err(StripeError::Decode(format!(
                 "payment method of type {} is not a card",
@@ -665,6 +670,7 @@ mod tests {
             last4: "4242".into(),
             exp_month: 12,
             exp_year: 2034,
+            customer: None,
         };
         assert_eq!(card.label(), "Visa •••• 4242");
     }

@@ -51,12 +51,14 @@ pub async fn seed_configured(services: usize, per_account: usize, card: &str) ->
 pub async fn run(services: usize, per_account: usize, database_url: Option<String>) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("guichet-bench-renewals-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let mut c = Config::default();
-    c.sandbox = true;
-    c.data_dir = dir.clone();
-    c.database_url = Some(
-        database_url.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display())),
-    );
+    let c = Config {
+        sandbox: true,
+        data_dir: dir.clone(),
+        database_url: Some(
+            database_url.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display())),
+        ),
+        ..Default::default()
+    };
     let app = crate::serve::build_app(&c, "http://127.0.0.1".into()).await?;
     let backend = app.db.backend().as_str();
 

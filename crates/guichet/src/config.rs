@@ -68,6 +68,18 @@ pub struct Config {
     /// VIES REST API base (e.g. `https://ec.europa.eu/taxation_customs/vies/rest-api`): reverse
     /// charge only for VAT numbers VIES confirms. Unset: check digits only.
     pub vies_url: Option<String>,
+    /// The payment gateway: `sandbox` (sandbox mode only; the default there) or `stripe`.
+    /// Unset outside sandbox mode: no gateway (bank transfers only).
+    pub gateway: Option<String>,
+    /// Stripe secret key (`sk_…` or a restricted `rk_…`), required with `gateway = "stripe"`.
+    pub stripe_secret_key: Option<String>,
+    /// Stripe publishable key (`pk_…`), handed to the card form with each SetupIntent.
+    pub stripe_publishable_key: Option<String>,
+    /// Stripe's API base URL (tests point it to a fake).
+    pub stripe_api_url: String,
+    /// Time allowed for one Stripe request, answer included; a charge without an answer in
+    /// time is reconciled later, never charged twice.
+    pub stripe_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -106,6 +118,11 @@ impl Default for Config {
             bank_transfer_iban: None,
             bank_transfer_bic: None,
             vies_url: None,
+            gateway: None,
+            stripe_secret_key: None,
+            stripe_publishable_key: None,
+            stripe_api_url: guichet_app::stripe::DEFAULT_BASE_URL.into(),
+            stripe_timeout_ms: 30_000,
         }
     }
 }
@@ -248,6 +265,21 @@ impl Config {
         if let Some(v) = env("GUICHET_VIES_URL") {
             self.vies_url = Some(v);
         }
+        if let Some(v) = env("GUICHET_GATEWAY") {
+            self.gateway = Some(v.trim().to_ascii_lowercase());
+        }
+        if let Some(v) = env("GUICHET_STRIPE_SECRET_KEY") {
+            self.stripe_secret_key = Some(v.trim().to_owned());
+        }
+        if let Some(v) = env("GUICHET_STRIPE_PUBLISHABLE_KEY") {
+            self.stripe_publishable_key = Some(v.trim().to_owned());
+        }
+        if let Some(v) = env("GUICHET_STRIPE_API_URL") {
+            self.stripe_api_url = v;
+        }
+        if let Some(v) = env("GUICHET_STRIPE_TIMEOUT_MS") {
+            self.stripe_timeout_ms = v.parse().context("GUICHET_STRIPE_TIMEOUT_MS")?;
+        }
         if let Some(v) = env("GUICHET_INVOICE_PREFIX") {
             self.invoice_prefix = v;
         }
@@ -338,7 +370,47 @@ impl Config {
         if !(1..=90).contains(&self.order_expiry_days) {
             bail!("order_expiry_days must be between 1 and 90");
         }
+        match self.gateway.as_deref() {
+            None => {}
+            Some("sandbox") if self.sandbox => {}
+            Some("sandbox") => {
+                bail!("gateway = \"sandbox\" needs sandbox mode (GUICHET_SANDBOX=1)")
+            }
+            Some("stripe") => {
+                let key = self.stripe_secret_key.as_deref().unwrap_or("");
+                if key.is_empty() {
+                    bail!(
+                        "gateway = \"stripe\" needs the Stripe secret key: set stripe_secret_key \
+                         or GUICHET_STRIPE_SECRET_KEY"
+                    );
+                }
+                if !(key.starts_with("sk_") || key.starts_with("rk_")) {
+                    bail!("stripe_secret_key must be a secret (sk_…) or restricted (rk_…) key");
+                }
+                if let Some(pk) = &self.stripe_publishable_key
+                    && !pk.starts_with("pk_")
+                {
+                    bail!("stripe_publishable_key must start with pk_");
+                }
+                let parsed = url::Url::parse(&self.stripe_api_url)
+                    .with_context(|| "stripe_api_url is not a URL")?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    bail!("stripe_api_url must start with https:// (or http:// for a local fake)");
+                }
+                if !(100..=120_000).contains(&self.stripe_timeout_ms) {
+                    bail!("stripe_timeout_ms must be between 100 and 120000");
+                }
+            }
+            Some(other) => bail!("gateway must be sandbox or stripe, not {other:?}"),
+        }
         Ok(())
+    }
+
+    /// The gateway in use: the one chosen, else the sandbox gateway in sandbox mode.
+    pub fn gateway(&self) -> Option<&str> {
+        self.gateway
+            .as_deref()
+            .or(self.sandbox.then_some("sandbox"))
     }
 
     pub fn database_url(&self) -> String {
@@ -358,6 +430,8 @@ impl Config {
             .provisioning_secret
             .as_ref()
             .map(|_| "********".to_owned());
+        c.stripe_secret_key = c.stripe_secret_key.as_ref().map(|_| "********".to_owned());
+        c.stripe_api_url = guichet_store::redact_url(&c.stripe_api_url);
         Ok(toml::to_string_pretty(&c)?)
     }
 
@@ -414,6 +488,14 @@ impl Config {
             },
             invoice_prefix: self.invoice_prefix.clone(),
             vies_url: self.vies_url.clone(),
+            stripe: (self.gateway() == Some("stripe")).then(|| {
+                guichet_app::config::StripeSettings {
+                    secret_key: self.stripe_secret_key.clone().unwrap_or_default(),
+                    api_url: self.stripe_api_url.clone(),
+                    publishable_key: self.stripe_publishable_key.clone(),
+                    timeout: std::time::Duration::from_millis(self.stripe_timeout_ms),
+                }
+            }),
             bank_transfer: match (&self.bank_transfer_iban, &self.bank_transfer_bic) {
                 (Some(iban), Some(bic)) => Some(guichet_app::config::BankTransferSettings {
                     iban: guichet_domain::iban::Iban::parse(iban)

@@ -13,6 +13,7 @@ mod db;
 pub mod emails;
 mod error;
 pub mod factors;
+pub mod gateway_customers;
 pub mod idempotency;
 pub mod invoices;
 pub mod jobs;

@@ -112,10 +112,9 @@ pub async fn settle(
     Ok(r.rows_affected() == 1)
 }
 
-/// Payments whose outcome is not known (`unknown`, or `pending` when the process that started
-/// them died), last touched before `stale_before`: a gateway asked at once about a charge that
-/// just timed out may not show it yet. Bank transfers wait for an
-/// operator, not for a gateway, and are left out.
+/// Payments whose outcome is not known (`unknown` ones, and `pending` ones whose process
+/// died) last touched before `stale_before`, so each is asked about at most once per delay.
+/// Bank transfers wait for an operator, not for a gateway, and are left out.
 pub async fn unsettled(
     c: &mut AnyConnection,
     stale_before: i64,
@@ -130,6 +129,18 @@ pub async fn unsettled(
         .bind(limit)
         .fetch_all(c)
         .await?)
+}
+
+/// A payment still unsettled was asked about without an answer: ask again after the delay.
+pub async fn touch_unsettled(c: &mut AnyConnection, id: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE payments SET updated_at = $2 WHERE id = $1 AND state IN ('pending', 'unknown')",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, FromRow)]

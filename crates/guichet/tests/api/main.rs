@@ -17,4 +17,5 @@ mod orders;
 mod payment_methods;
 mod security;
 mod services;
+mod stripe;
 mod validation;

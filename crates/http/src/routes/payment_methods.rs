@@ -7,6 +7,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
+use guichet_app::gateway::SetupIntentView;
 use guichet_app::orders::OrderView;
 use guichet_app::payment_methods::{self, MethodView, NewMethod};
 use guichet_app::transfers;
@@ -16,6 +17,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/me/payment-methods",
             get(list_methods).post(add_method),
+        )
+        .route(
+            "/api/v1/me/payment-methods/setup-intent",
+            post(setup_intent),
         )
         .route("/api/v1/me/payment-methods/{id}", delete(delete_method))
         .route(
@@ -55,7 +60,26 @@ pub async fn add_method(
     ))
 }
 
-/// Delete a payment method (its gateway token is dropped).
+/// Start saving a card with Stripe: a SetupIntent of the account's Stripe customer. The card
+/// form confirms its `client_secret` with Stripe.js (the number goes to Stripe, never here),
+/// then registers the resulting `pm_…` with `POST /api/v1/me/payment-methods`
+/// `{"kind": "card", "token": "pm_…"}`. With the sandbox gateway: `409
+/// setup_intent_unsupported` (use `POST /api/v1/sandbox/gateway/tokens`); without a gateway:
+/// `409 no_payment_gateway`; Stripe unreachable: `503 gateway_unavailable`.
+#[utoipa::path(post, path = "/api/v1/me/payment-methods/setup-intent", tag = "payment-methods", security(("bearer" = [])),
+    responses((status = 201, body = SetupIntentView), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn setup_intent(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<(StatusCode, Json<SetupIntentView>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(payment_methods::setup_intent(&s.app, &p.account_id).await?),
+    ))
+}
+
+/// Delete a payment method (its gateway token is dropped; a Stripe card is detached from
+/// the customer).
 #[utoipa::path(delete, path = "/api/v1/me/payment-methods/{id}", tag = "payment-methods", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete_method(

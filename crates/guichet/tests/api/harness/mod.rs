@@ -2,6 +2,7 @@
 
 pub mod receiver;
 pub mod smtp;
+pub mod stripe;
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -446,6 +447,24 @@ pub struct World {
 impl World {
     pub async fn new(backend: Backend) -> Self {
         Self::with_env(backend, Vec::new()).await
+    }
+
+    /// A world whose server charges through Stripe, here the Stripe-shaped fake (started
+    /// first, on a random port), with a 1-second Stripe timeout so the fake's slow card loses
+    /// its answer.
+    pub async fn with_stripe(backend: Backend) -> (Self, stripe::Fake) {
+        let fake = stripe::Fake::start().await;
+        let env = [
+            ("GUICHET_GATEWAY", "stripe"),
+            ("GUICHET_STRIPE_SECRET_KEY", stripe::SECRET),
+            ("GUICHET_STRIPE_PUBLISHABLE_KEY", "pk_test_51GuichetFake"),
+            ("GUICHET_STRIPE_API_URL", fake.url.as_str()),
+            ("GUICHET_STRIPE_TIMEOUT_MS", "1000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        (Self::with_env(backend, env).await, fake)
     }
 
     /// A world whose server gets `extra` environment variables on top of the defaults.
