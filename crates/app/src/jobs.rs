@@ -30,6 +30,7 @@ pub async fn run_due(app: &App) -> crate::Result<DueReport> {
         "terminations",
         crate::service_ending::terminations_due(app).await,
     );
+    logged("tickets", crate::tickets::auto_close_due(app).await);
     logged(
         "idempotency",
         crate::idempotency::purge(app).await.map(|n| n as usize),

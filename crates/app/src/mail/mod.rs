@@ -6,9 +6,11 @@ mod layout;
 pub mod order_mail;
 pub mod outbox;
 pub mod sender;
+pub mod support_mail;
 mod templates;
 
 pub use layout::Rendered;
 pub use order_mail::OrderMail;
 pub use outbox::{Recipient, enqueue};
+pub use support_mail::SupportMail;
 pub use templates::{MailKind, mask_email};

@@ -59,6 +59,8 @@ pub enum MailKind {
     },
     /// Orders and services.
     Order(super::order_mail::OrderMail),
+    /// Support tickets and account closure.
+    Support(super::support_mail::SupportMail),
 }
 
 impl MailKind {
@@ -78,6 +80,7 @@ impl MailKind {
             MailKind::FactorRecoveryVerify { .. } => "factor_recovery_verify",
             MailKind::FactorRecoveryScheduled { .. } => "factor_recovery_scheduled",
             MailKind::Order(m) => m.name(),
+            MailKind::Support(m) => m.name(),
         }
     }
 
@@ -95,6 +98,7 @@ impl MailKind {
         let not_you = if fr { not_you_fr } else { not_you_en }.to_owned();
         let (subject, paragraphs, action, after) = match self {
             MailKind::Order(m) => m.parts(lang),
+            MailKind::Support(m) => m.parts(lang),
             MailKind::VerifyEmail { link } => {
                 if fr {
                     (
