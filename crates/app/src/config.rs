@@ -29,6 +29,8 @@ pub struct AppConfig {
     pub seller_country: String,
     /// Days an unpaid order waits before it is cancelled.
     pub order_expiry_days: i64,
+    /// Days a ticket waits for the customer's answer before it is closed.
+    pub ticket_autoclose_days: i64,
     /// Who issues the invoices, as printed on them.
     pub seller: SellerSettings,
     /// Invoice numbers are `{prefix}{YYYY}-{seq}`; credit notes `{prefix}AV{YYYY}-{seq}`.
@@ -147,6 +149,7 @@ impl AppConfig {
             builtin_provisioner_all: false,
             seller_country: "FR".into(),
             order_expiry_days: 7,
+            ticket_autoclose_days: 7,
             seller: SellerSettings {
                 name: "Guichet Demo Hosting SAS".into(),
                 address_lines: vec!["1 place de la Bourse".into()],

@@ -32,11 +32,11 @@ fn dir(app: &App) -> PathBuf {
     app.config.data_dir.join("documents")
 }
 
-fn path_of(app: &App, id: &str) -> PathBuf {
+pub(crate) fn path_of(app: &App, id: &str) -> PathBuf {
     dir(app).join(id)
 }
 
-fn clean_name(name: &str) -> String {
+pub(crate) fn clean_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = base.chars().filter(|c| !c.is_control()).take(120).collect();
     if cleaned.trim().is_empty() {
@@ -132,7 +132,7 @@ pub async fn submit(
     orders::get(app, Some(&account.id), order_id).await
 }
 
-async fn write_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) async fn write_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await?;
     }

@@ -34,6 +34,7 @@ pub(crate) async fn run_due_locked(app: &App) -> crate::Result<DueReport> {
     let orders_expired = logged("orders", crate::orders::expire_due(app).await);
     let refunds_retried = logged("refunds", crate::refunds::retry_due(app).await);
     let lifecycle_jobs = logged("lifecycle", crate::lifecycle::run_until_idle(app).await);
+    logged("tickets", crate::tickets::auto_close_due(app).await);
     logged(
         "idempotency",
         crate::idempotency::purge(app).await.map(|n| n as usize),

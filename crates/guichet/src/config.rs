@@ -49,6 +49,8 @@ pub struct Config {
     pub seller_country: String,
     /// Days an unpaid order waits for its payment before it is cancelled.
     pub order_expiry_days: i64,
+    /// Days a support ticket waits for the customer's answer before it is closed.
+    pub ticket_autoclose_days: i64,
     /// The seller printed on invoices (default: `provider_name`).
     pub seller_name: Option<String>,
     /// Street lines of the seller's address.
@@ -107,6 +109,7 @@ impl Default for Config {
             builtin_provisioner_all: false,
             seller_country: "FR".into(),
             order_expiry_days: 7,
+            ticket_autoclose_days: 7,
             seller_name: None,
             seller_address: Vec::new(),
             seller_postal_code: None,
@@ -234,6 +237,9 @@ impl Config {
         }
         if let Some(v) = env("GUICHET_ORDER_EXPIRY_DAYS") {
             self.order_expiry_days = v.parse().context("GUICHET_ORDER_EXPIRY_DAYS")?;
+        }
+        if let Some(v) = env("GUICHET_TICKET_AUTOCLOSE_DAYS") {
+            self.ticket_autoclose_days = v.parse().context("GUICHET_TICKET_AUTOCLOSE_DAYS")?;
         }
         if let Some(v) = env("GUICHET_SELLER_NAME") {
             self.seller_name = Some(v);
@@ -403,6 +409,9 @@ impl Config {
             }
             Some(other) => bail!("gateway must be sandbox or stripe, not {other:?}"),
         }
+        if !(1..=365).contains(&self.ticket_autoclose_days) {
+            bail!("ticket_autoclose_days must be between 1 and 365");
+        }
         Ok(())
     }
 
@@ -468,6 +477,7 @@ impl Config {
             builtin_provisioner_all: self.builtin_provisioner_all,
             seller_country: self.seller_country.clone(),
             order_expiry_days: self.order_expiry_days,
+            ticket_autoclose_days: self.ticket_autoclose_days,
             seller: guichet_app::config::SellerSettings {
                 name: self
                     .seller_name

@@ -1,7 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the wire types.
 
 use crate::routes::{
-    admin, admin_orders, auth, catalog, invoices, me, ops, orders, payment_methods, services,
+    admin, admin_orders, auth, catalog, closure, invoices, me, ops, orders, payment_methods,
+    services, tickets,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -60,6 +61,11 @@ impl Modify for Security {
         payment_methods::default_method, payment_methods::transfer_received,
         services::set_renewal, services::renew, services::terminate, services::cancel_termination,
         services::request_deletion, services::confirm_deletion,
+        tickets::list_tickets, tickets::create_ticket, tickets::get_ticket, tickets::reply, tickets::close,
+        tickets::reopen, tickets::download_attachment, tickets::admin_list, tickets::admin_get,
+        tickets::admin_reply, tickets::admin_state, tickets::admin_assign, tickets::admin_download_attachment,
+        closure::closure_status, closure::request_closure, closure::confirm_closure, closure::export,
+        closure::admin_closures,
     ),
     modifiers(&Security),
     tags(
@@ -75,6 +81,8 @@ impl Modify for Security {
         (name = "invoices", description = "Invoices and credit notes"),
         (name = "payment-methods", description = "Cards, SEPA direct debit, bank transfer"),
         (name = "sandbox", description = "The sandbox gateway (sandbox mode only)"),
+        (name = "support", description = "Support tickets"),
+        (name = "closure", description = "Account closure (right to erasure) and personal-data export"),
         (name = "admin", description = "Operators"),
     )
 )]

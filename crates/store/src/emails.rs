@@ -139,10 +139,16 @@ pub async fn lease(c: &mut AnyConnection, id: &str, now: i64, until: i64) -> Res
     Ok(r.rows_affected() == 1)
 }
 
+/// Mark delivered. A mail marked `erase_after_send` (the last one to a closed account) loses
+/// its recipient, subject and bodies in the same statement.
 pub async fn mark_sent(c: &mut AnyConnection, id: &str, now: i64) -> Result<()> {
     sqlx::query(
         "UPDATE emails SET status = 'sent', sent_at = $2, attempts = attempts + 1, \
-         locked_until = NULL, last_error = NULL WHERE id = $1",
+         locked_until = NULL, last_error = NULL, \
+         to_addr = CASE WHEN erase_after_send = 1 THEN '' ELSE to_addr END, \
+         subject = CASE WHEN erase_after_send = 1 THEN '' ELSE subject END, \
+         body_text = CASE WHEN erase_after_send = 1 THEN '' ELSE body_text END, \
+         body_html = CASE WHEN erase_after_send = 1 THEN '' ELSE body_html END WHERE id = $1",
     )
     .bind(id)
     .bind(now)
@@ -151,7 +157,8 @@ pub async fn mark_sent(c: &mut AnyConnection, id: &str, now: i64) -> Result<()> 
     Ok(())
 }
 
-/// Record a failed attempt: retried at `next_attempt_at`, or `failed` for good when `None`.
+/// Record a failed attempt: retried at `next_attempt_at`, or `failed` for good when `None`
+/// (then a mail marked `erase_after_send` is erased as if delivered).
 pub async fn mark_attempt_failed(
     c: &mut AnyConnection,
     id: &str,
@@ -161,7 +168,12 @@ pub async fn mark_attempt_failed(
     sqlx::query(
         "UPDATE emails SET attempts = attempts + 1, last_error = $2, locked_until = NULL, \
          status = CASE WHEN $3 < 0 THEN 'failed' ELSE status END, \
-         next_attempt_at = CASE WHEN $3 < 0 THEN next_attempt_at ELSE $3 END WHERE id = $1",
+         next_attempt_at = CASE WHEN $3 < 0 THEN next_attempt_at ELSE $3 END, \
+         to_addr = CASE WHEN $3 < 0 AND erase_after_send = 1 THEN '' ELSE to_addr END, \
+         subject = CASE WHEN $3 < 0 AND erase_after_send = 1 THEN '' ELSE subject END, \
+         body_text = CASE WHEN $3 < 0 AND erase_after_send = 1 THEN '' ELSE body_text END, \
+         body_html = CASE WHEN $3 < 0 AND erase_after_send = 1 THEN '' ELSE body_html END \
+         WHERE id = $1",
     )
     .bind(id)
     .bind(error)

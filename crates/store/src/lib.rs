@@ -11,6 +11,7 @@ pub mod action_tokens;
 pub mod catalog;
 mod db;
 pub mod emails;
+pub mod erasure;
 mod error;
 pub mod factors;
 pub mod gateway_customers;
@@ -29,6 +30,7 @@ pub mod services;
 pub mod sessions;
 pub mod settings;
 pub mod sms;
+pub mod tickets;
 pub mod webhooks;
 
 pub use db::{Backend, Db, DbOptions, Tx, redact_url};

@@ -7,10 +7,12 @@ pub mod lifecycle_mail;
 pub mod order_mail;
 pub mod outbox;
 pub mod sender;
+pub mod support_mail;
 mod templates;
 
 pub use layout::Rendered;
 pub use lifecycle_mail::LifecycleMail;
 pub use order_mail::OrderMail;
 pub use outbox::{Recipient, enqueue};
+pub use support_mail::SupportMail;
 pub use templates::{MailKind, mask_email};

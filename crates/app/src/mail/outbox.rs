@@ -43,7 +43,12 @@ pub async fn enqueue(
         body_text: r.text,
         body_html: r.html,
         reference,
-        status: if app.config.smtp_url.is_some() {
+        // A closed account's pseudonym is never written to: kept in the log, not sent.
+        status: if app.config.smtp_url.is_some()
+            && !to
+                .address
+                .ends_with(&format!("@{}", crate::closure::PSEUDONYM_DOMAIN))
+        {
             emails::QUEUED.to_owned()
         } else {
             emails::NOT_DELIVERED.to_owned()

@@ -61,6 +61,8 @@ pub enum MailKind {
     Order(super::order_mail::OrderMail),
     /// Renewals and dunning.
     Lifecycle(super::lifecycle_mail::LifecycleMail),
+    /// Support tickets and account closure.
+    Support(super::support_mail::SupportMail),
 }
 
 impl MailKind {
@@ -81,6 +83,7 @@ impl MailKind {
             MailKind::FactorRecoveryScheduled { .. } => "factor_recovery_scheduled",
             MailKind::Order(m) => m.name(),
             MailKind::Lifecycle(m) => m.name(),
+            MailKind::Support(m) => m.name(),
         }
     }
 
@@ -99,6 +102,7 @@ impl MailKind {
         let (subject, paragraphs, action, after) = match self {
             MailKind::Order(m) => m.parts(lang),
             MailKind::Lifecycle(m) => m.parts(lang),
+            MailKind::Support(m) => m.parts(lang),
             MailKind::VerifyEmail { link } => {
                 if fr {
                     (

@@ -4,12 +4,14 @@ pub(crate) mod admin;
 pub(crate) mod admin_orders;
 pub(crate) mod auth;
 pub(crate) mod catalog;
+pub(crate) mod closure;
 pub(crate) mod invoices;
 pub(crate) mod me;
 pub(crate) mod ops;
 pub(crate) mod orders;
 pub(crate) mod payment_methods;
 pub(crate) mod services;
+pub(crate) mod tickets;
 
 use crate::AppState;
 use axum::Router;
@@ -26,4 +28,6 @@ pub fn routes() -> Router<AppState> {
         .merge(payment_methods::routes())
         .merge(services::routes())
         .merge(admin_orders::routes())
+        .merge(tickets::routes())
+        .merge(closure::routes())
 }
