@@ -9,6 +9,7 @@ mod billing_proof;
 mod catalog;
 mod closure;
 mod contact_points;
+mod crash;
 mod invoices;
 mod isolation;
 mod lifecycle;
