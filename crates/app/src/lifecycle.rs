@@ -82,7 +82,11 @@ pub async fn plan_due(app: &App) -> Result<usize> {
                 continue;
             };
             let due = if s.state == "in_creation" {
-                Default::default()
+                // Not delivered yet: look again tomorrow.
+                guichet_domain::schedule::Due {
+                    steps: Vec::new(),
+                    next_on: Some(today.saturating_add(1.days())),
+                }
             } else {
                 cycle.due(today)
             };

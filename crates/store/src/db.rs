@@ -107,6 +107,8 @@ impl Db {
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    // Readers map the file instead of copying pages after each write.
+                    conn.execute("PRAGMA mmap_size = 268435456").await?;
                     Ok(())
                 })
             });

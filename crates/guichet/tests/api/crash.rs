@@ -83,7 +83,9 @@ async fn killed_billing_runs_renew_everything_once(b: Backend) {
     }
     // The last run goes to the end, two days on (sandbox clock): the leases of the killed
     // processes have lapsed by then and their payments are settled from the gateway.
-    let today = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date();
+    let today = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date();
     let until = today.saturating_add(jiff::Span::new().days(2)).to_string();
     let mut last: Vec<Child> = (0..workers)
         .map(|_| billing_run(&env, Some(&until)))
