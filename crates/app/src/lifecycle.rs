@@ -332,17 +332,6 @@ async fn paying(c: &mut AnyConnection, order_id: &str) -> Result<bool> {
     Ok(guichet_store::payments::in_flight(c, order_id).await?)
 }
 
-fn event_data(s: &ServiceRow) -> serde_json::Value {
-    serde_json::json!({
-        "service_id": s.id,
-        "account_id": s.account_id,
-        "product": s.product_code,
-        "plan": s.plan_code,
-        "display_name": s.display_name,
-        "expires_on": s.expires_on,
-    })
-}
-
 async fn suspend(app: &App, job: &Job, s: &ServiceRow, account: &AccountRow) -> Result<Handled> {
     let order = renewals::ensure_order(app, account, s).await?;
     let e = expiration(s)?;
@@ -370,7 +359,7 @@ async fn suspend(app: &App, job: &Job, s: &ServiceRow, account: &AccountRow) -> 
             }),
         )
         .await?;
-        let mut data = event_data(s);
+        let mut data = crate::service_ending::event_data(s);
         data["unpaid_order_id"] = serde_json::json!(order.id);
         data["deletion_on"] = serde_json::json!(deletion_on);
         crate::provisioning::emit(app, tx.conn(), "service.suspended", &s.id, data).await?;
@@ -412,7 +401,7 @@ async fn delete(
             }),
         )
         .await?;
-        let mut data = event_data(s);
+        let mut data = crate::service_ending::event_data(s);
         data["reason"] = serde_json::json!(why);
         crate::provisioning::emit(app, tx.conn(), "service.deleted", &s.id, data).await?;
     }

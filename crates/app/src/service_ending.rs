@@ -136,7 +136,8 @@ pub struct TerminationInput {
     pub comment: Option<String>,
 }
 
-fn event_data(s: &ServiceRow) -> serde_json::Value {
+/// What a provisioning webhook about a service carries.
+pub(crate) fn event_data(s: &ServiceRow) -> serde_json::Value {
     serde_json::json!({
         "service_id": s.id,
         "account_id": s.account_id,
