@@ -31,9 +31,12 @@ pub async fn run_due(app: &App) -> crate::Result<DueReport> {
 pub(crate) async fn run_due_locked(app: &App) -> crate::Result<DueReport> {
     // Settle unknown payments first: an order paid in fact must not expire.
     let payments_reconciled = logged("payments", crate::payments::reconcile_due(app).await);
+    // The lifecycle before order expiry: an unpaid service deleted at E+7 cancels its own
+    // renewal order (as "service deleted"), rather than the order expiring with a mail that
+    // invites a new order.
+    let lifecycle_jobs = logged("lifecycle", crate::lifecycle::run_until_idle(app).await);
     let orders_expired = logged("orders", crate::orders::expire_due(app).await);
     let refunds_retried = logged("refunds", crate::refunds::retry_due(app).await);
-    let lifecycle_jobs = logged("lifecycle", crate::lifecycle::run_until_idle(app).await);
     logged("tickets", crate::tickets::auto_close_due(app).await);
     logged(
         "idempotency",

@@ -160,9 +160,13 @@ pub(crate) async fn place_in(
     }
     let now = app.now_ms();
     let e = expiration(s)?;
-    // Payable until the service would be deleted, and at least the usual week.
-    let expires_at =
-        (now + app.config.order_expiry_days * 86_400_000).max(day_start_ms(deletion_day(e)));
+    // The engine's order is payable until the service would be deleted; one the customer asks
+    // for, at least the usual week too (the deletion cancels it anyway).
+    let deadline = day_start_ms(deletion_day(e));
+    let expires_at = match key {
+        Some(_) => deadline,
+        None => deadline.max(now + app.config.order_expiry_days * 86_400_000),
+    };
     let id = ids::new_id(now);
     let order = OrderRow {
         id: id.clone(),

@@ -10,7 +10,6 @@
 
 use crate::BillingPeriod;
 use jiff::civil::Date;
-use jiff::{Span, ToSpan};
 
 pub const TERMINATION_REASONS: [&str; 8] = [
     "too_expensive",
@@ -64,11 +63,8 @@ pub struct NextDates {
     pub deletion: Option<Date>,
 }
 
-fn minus(d: Date, days: i32) -> Date {
-    d.saturating_sub(Span::new().days(days))
-}
-
-/// The calendar of an active service expiring on `expires`.
+/// The calendar of an active service expiring on `expires`, read off the engine's own list of
+/// steps (`schedule::Cycle`), so what the customer is shown is what the engine will do.
 pub fn next_dates(
     expires: Date,
     mode: RenewalMode,
@@ -76,35 +72,32 @@ pub fn next_dates(
     terminating: bool,
     today: Date,
 ) -> NextDates {
-    if terminating {
-        let reminder = minus(expires, 7);
-        return NextDates {
-            next_charge: None,
-            next_reminder: (reminder >= today).then_some(reminder),
-            suspension: None,
-            deletion: Some(expires),
-        };
-    }
-    let upcoming = |days: &[i32]| {
-        days.iter()
-            .map(|d| minus(expires, *d))
+    use crate::schedule::{Cycle, Step};
+    let cycle = Cycle {
+        expires,
+        mode,
+        period,
+        terminating,
+    };
+    let steps = cycle.steps();
+    let first = |f: fn(&Step) -> bool| {
+        steps
+            .iter()
+            .filter(|s| f(s))
+            .map(|s| s.day(expires))
             .find(|d| *d >= today)
     };
-    let (next_charge, next_reminder) = match mode {
-        RenewalMode::Automatic => {
-            let notice = minus(expires, 30);
-            (
-                upcoming(&AUTO_CHARGE_DAYS),
-                (period.longer_than_a_month() && notice >= today).then_some(notice),
-            )
-        }
-        RenewalMode::Manual => (None, upcoming(&MANUAL_REMINDER_DAYS)),
-    };
+    let any = |f: fn(&Step) -> bool| steps.iter().find(|s| f(s)).map(|s| s.day(expires));
     NextDates {
-        next_charge,
-        next_reminder,
-        suspension: Some(expires),
-        deletion: Some(expires.saturating_add(DELETE_AFTER_DAYS.days())),
+        next_charge: first(|s| matches!(s, Step::Charge(_))),
+        next_reminder: first(|s| {
+            matches!(
+                s,
+                Step::Notice | Step::Reminder(_) | Step::TerminationReminder
+            )
+        }),
+        suspension: any(|s| matches!(s, Step::Suspend)),
+        deletion: any(|s| matches!(s, Step::Delete | Step::EndOfTerm)),
     }
 }
 

@@ -141,26 +141,6 @@ pub async fn count_due(c: &mut AnyConnection, now: i64) -> Result<i64> {
     .await?)
 }
 
-/// Jobs by state and kind, for operators and tests: `(kind, state, count)`.
-pub async fn counts(c: &mut AnyConnection) -> Result<Vec<(String, String, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT kind, state, COUNT(*) FROM jobs GROUP BY kind, state ORDER BY kind, state",
-    )
-    .fetch_all(c)
-    .await?)
-}
-
-/// Jobs that were given up, newest first.
-pub async fn failed(c: &mut AnyConnection, limit: i64) -> Result<Vec<JobRow>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM jobs WHERE state = 'failed' ORDER BY finished_at DESC LIMIT $1"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(limit)
-        .fetch_all(c)
-        .await?)
-}
-
 /// What a billing run changed, counted before and after it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BillingCounts {

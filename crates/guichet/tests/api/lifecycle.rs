@@ -353,6 +353,11 @@ async fn unpaid_service_never_touches_another(b: Backend) {
         renewals[0]["status"], "cancelled",
         "the unpaid renewal is void"
     );
+    assert_eq!(renewals[0]["cancel_reason"], "service_deleted");
+    assert!(
+        mail_days(s, email, "order_expired").await.is_empty(),
+        "the deletion mail says it all; no 'order expired, order again' mail"
+    );
     let hooks = webhook_kinds(s, &op, &unpaid).await;
     assert!(hooks.contains(&"service.deleted".to_owned()), "{hooks:?}");
 
