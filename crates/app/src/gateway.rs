@@ -276,6 +276,30 @@ impl Gateway {
         }
     }
 
+    /// Several charges, answered in order: the sandbox records them in one statement; Stripe
+    /// gets a few requests at a time. An error is an unknown outcome, as for one charge.
+    pub async fn charge_many(self, app: &App, reqs: &[ChargeRequest<'_>]) -> Vec<Outcome> {
+        match self {
+            Gateway::Sandbox => sandbox_charge_many(app, reqs).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e.message, "sandbox charges outcome unknown");
+                reqs.iter().map(|_| Outcome::Unknown).collect()
+            }),
+            Gateway::Stripe => {
+                let mut out = Vec::with_capacity(reqs.len());
+                for chunk in reqs.chunks(8) {
+                    let answers = futures_join(chunk.iter().map(|r| self.charge(app, r))).await;
+                    out.extend(answers.into_iter().map(|a| {
+                        a.unwrap_or_else(|e| {
+                            tracing::warn!(error = %e.message, "charge outcome unknown");
+                            Outcome::Unknown
+                        })
+                    }));
+                }
+                out
+            }
+        }
+    }
+
     /// What became of a payment whose outcome is unknown. The sandbox gateway's record is
     /// read directly. Stripe's search is not read-after-write, so within
     /// [`RESEND_WINDOW_MS`] the very same charge request is sent again (same
@@ -446,17 +470,7 @@ async fn sandbox_charge(app: &App, r: &ChargeRequest<'_>) -> Result<Outcome> {
     let now = app.now_ms();
     let mut c = app.db.conn().await?;
     let card = payments::sandbox_card(&mut c, r.source).await?;
-    let (outcome, lost) = match &card {
-        None => ("invalid_source".to_owned(), false),
-        Some(card) if card_expired(card, now) => ("expired_card".to_owned(), false),
-        Some(card) => match card.behaviour.as_str() {
-            "decline" => ("card_declined".to_owned(), false),
-            "insufficient_funds" => ("insufficient_funds".to_owned(), false),
-            "expired" => ("expired_card".to_owned(), false),
-            "timeout" => ("succeeded".to_owned(), true),
-            _ => ("succeeded".to_owned(), false),
-        },
-    };
+    let (outcome, lost) = sandbox_verdict(card.as_ref(), now);
     drop(c);
     let mut tx = app.db.begin().await?;
     let stored = payments::sandbox_charge(
@@ -477,6 +491,94 @@ async fn sandbox_charge(app: &App, r: &ChargeRequest<'_>) -> Result<Outcome> {
         return Ok(Outcome::Unknown);
     }
     Ok(stored_outcome(&stored))
+}
+
+/// Await futures together (on this task), answers in order.
+async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set: Vec<std::pin::Pin<Box<F>>> = futs.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+/// What the sandbox network answers for a card: the stored outcome, and whether the answer
+/// is lost on the way (the timeout card).
+fn sandbox_verdict(card: Option<&SandboxCardRow>, now: i64) -> (String, bool) {
+    match card {
+        None => ("invalid_source".to_owned(), false),
+        Some(card) if card_expired(card, now) => ("expired_card".to_owned(), false),
+        Some(card) => match card.behaviour.as_str() {
+            "decline" => ("card_declined".to_owned(), false),
+            "insufficient_funds" => ("insufficient_funds".to_owned(), false),
+            "expired" => ("expired_card".to_owned(), false),
+            "timeout" => ("succeeded".to_owned(), true),
+            _ => ("succeeded".to_owned(), false),
+        },
+    }
+}
+
+/// [`sandbox_charge`] for many requests in one transaction.
+async fn sandbox_charge_many(app: &App, reqs: &[ChargeRequest<'_>]) -> Result<Vec<Outcome>> {
+    let now = app.now_ms();
+    let tokens: Vec<String> = reqs.iter().map(|r| r.source.to_owned()).collect();
+    let cards: std::collections::HashMap<String, SandboxCardRow> = {
+        let mut c = app.db.conn().await?;
+        payments::sandbox_cards(&mut c, &tokens)
+            .await?
+            .into_iter()
+            .map(|k| (k.token.clone(), k))
+            .collect()
+    };
+    let mut lost = Vec::with_capacity(reqs.len());
+    let rows: Vec<SandboxChargeRow> = reqs
+        .iter()
+        .map(|r| {
+            let (outcome, l) = sandbox_verdict(cards.get(r.source), now);
+            lost.push(l);
+            SandboxChargeRow {
+                idempotency_key: r.idempotency_key.to_owned(),
+                charge_id: format!("ch_sandbox_{}", crate::crypto::random_hex(12)),
+                token: r.source.to_owned(),
+                amount_minor: r.amount_minor,
+                currency: r.currency.to_owned(),
+                outcome,
+                created_at: now,
+            }
+        })
+        .collect();
+    let mut tx = app.db.begin().await?;
+    let stored: std::collections::HashMap<String, SandboxChargeRow> =
+        payments::sandbox_charge_many(tx.conn(), &rows)
+            .await?
+            .into_iter()
+            .map(|ch| (ch.idempotency_key.clone(), ch))
+            .collect();
+    tx.commit().await?;
+    Ok(reqs
+        .iter()
+        .zip(lost)
+        .map(|(r, lost)| match stored.get(r.idempotency_key) {
+            _ if lost => Outcome::Unknown,
+            Some(ch) => stored_outcome(ch),
+            None => Outcome::Unknown,
+        })
+        .collect())
 }
 
 fn card_expired(card: &SandboxCardRow, now_ms: i64) -> bool {

@@ -13,7 +13,7 @@ use guichet_domain::{Currency, Language, tax::Treatment};
 use guichet_store::AnyConnection;
 use guichet_store::accounts::AccountRow;
 use guichet_store::invoices::{self, InvoiceRow, ListFilter};
-use guichet_store::orders::{self as order_store, OrderRow};
+use guichet_store::orders::{self as order_store, LineRow, OrderRow};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -282,13 +282,35 @@ pub(crate) async fn issue_for_order(
     if invoices::of_order(c, &order.id).await?.is_some() {
         return Ok(None);
     }
-    let now = app.now_ms();
-    let today = crate::clock::utc_date(now).ok_or_else(|| AppError::internal("clock"))?;
-    let lang = language_of(account);
     let lines = order_store::lines(c, &order.id).await?;
+    let year = i64::from(today_of(app)?.year());
+    let seq = invoices::next_seq(c, INVOICE, year).await?;
+    let (row, mail) = order_invoice(app, order, &lines, account, method, seq)?;
+    invoices::insert(c, &row).await?;
+    mail::enqueue(app, c, &recipient(account), &mail).await?;
+    Ok(Some(row))
+}
+
+fn today_of(app: &App) -> Result<jiff::civil::Date> {
+    crate::clock::utc_date(app.now_ms()).ok_or_else(|| AppError::internal("clock"))
+}
+
+/// The invoice of a paid order under number `seq` of this year's series, and its mail; not
+/// yet written (the billing run writes many at once).
+pub(crate) fn order_invoice(
+    app: &App,
+    order: &OrderRow,
+    lines: &[LineRow],
+    account: &AccountRow,
+    method: &str,
+    seq: i64,
+) -> Result<(InvoiceRow, MailKind)> {
+    let now = app.now_ms();
+    let today = today_of(app)?;
+    let lang = language_of(account);
     let mut per_rate: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
     let mut docs = Vec::with_capacity(lines.len());
-    for l in &lines {
+    for l in lines {
         let e = per_rate.entry(l.vat_rate_bp).or_insert((0, 0));
         e.0 += l.net_minor;
         e.1 += l.vat_minor;
@@ -323,7 +345,7 @@ pub(crate) async fn issue_for_order(
         });
     }
     let year = i64::from(today.year());
-    let (seq, number) = number(app, c, INVOICE, year).await?;
+    let number = format!("{}{year}-{seq:06}", series_prefix(app, INVOICE));
     let doc = InvoiceDocument {
         kind: INVOICE.into(),
         number: number.clone(),
@@ -377,19 +399,12 @@ pub(crate) async fn issue_for_order(
             .map_err(|_| AppError::internal("invoice document"))?,
         created_at: now,
     };
-    invoices::insert(c, &row).await?;
-    mail::enqueue(
-        app,
-        c,
-        &recipient(account),
-        &MailKind::Order(OrderMail::InvoiceIssued {
-            number,
-            total: format_money(order.total_minor, &order.currency),
-            link: app.config.link(&format!("/invoices/{}", row.id)),
-        }),
-    )
-    .await?;
-    Ok(Some(row))
+    let mail = MailKind::Order(OrderMail::InvoiceIssued {
+        number,
+        total: format_money(order.total_minor, &order.currency),
+        link: app.config.link(&format!("/invoices/{}", row.id)),
+    });
+    Ok((row, mail))
 }
 
 pub(crate) fn date_param(field: &str, v: Option<&str>) -> Result<Option<String>> {

@@ -33,6 +33,7 @@ pub mod provisioning;
 pub mod queue;
 pub mod recovery;
 pub mod refunds;
+pub mod renewal_batch;
 pub mod renewals;
 pub mod security;
 pub mod service_ending;

@@ -182,7 +182,7 @@ pub async fn move_clock(
     let now = app.now_ms();
     let target = match (target_ms, advance_secs) {
         (Some(t), None) => t,
-        (None, Some(s)) if (0..=10 * 366 * 86_400).contains(&s) => now + s * 1000,
+        (None, Some(s)) if (0..=10 * 366 * 86_400).contains(&s) => now.saturating_add(s * 1000),
         (None, Some(_)) => {
             return Err(AppError::field(
                 "advance_seconds",
@@ -203,7 +203,7 @@ pub async fn move_clock(
             "the clock never moves backwards",
         ));
     }
-    advance_clock(app, target).await?;
+    advance_clock(app, target - now).await?;
     let offset = app.clock.offset_ms();
     let mut tx = app.db.begin().await?;
     settings::put(tx.conn(), CLOCK_KEY, &offset.to_string()).await?;
@@ -221,22 +221,24 @@ pub async fn move_clock(
     Ok(clock_view(app))
 }
 
-/// Move a sandbox clock forward to `target_ms` a day at most at a time, doing what falls due
+/// Move a sandbox clock forward by `by_ms` a day at most at a time, doing what falls due
 /// on each day before the next (a year moved at once renews, reminds and suspends on the
 /// days it would have), and store the offset so a restart keeps it.
-pub async fn advance_clock(app: &App, target_ms: i64) -> Result<()> {
+pub async fn advance_clock(app: &App, by_ms: i64) -> Result<()> {
     const DAY: i64 = 86_400_000;
+    // In offset terms: the clock ends exactly `by_ms` ahead of where it was, however long the
+    // days' work takes in real time.
+    let target = app.clock.offset_ms().saturating_add(by_ms.max(0));
     loop {
         let pass = app.due_lock.lock().await;
-        let now = app.now_ms();
-        let step_to = target_ms.min(now + DAY);
-        if step_to > now {
-            app.clock
-                .set_offset_ms(app.clock.offset_ms() + (step_to - now));
+        let off = app.clock.offset_ms();
+        let next = target.min(off + DAY);
+        if next > off {
+            app.clock.set_offset_ms(next);
         }
         crate::jobs::run_due_locked(app).await?;
         drop(pass);
-        if step_to >= target_ms {
+        if next >= target {
             break;
         }
     }

@@ -255,22 +255,30 @@ pub async fn record_event(
     actor: &str,
     action: Option<(&str, i64)>,
 ) -> Result<()> {
-    let now = app.now_ms();
-    orders::insert_event(
-        c,
-        &EventRow {
-            id: ids::new_id(now),
-            order_id: order_id.to_owned(),
-            at: now,
-            label: label.to_owned(),
-            message,
-            actor: actor.to_owned(),
-            action_required: action.map(|a| a.0.to_owned()),
-            action_due_at: action.map(|a| a.1),
-        },
-    )
-    .await?;
+    orders::insert_event(c, &event(app, order_id, label, message, actor, action)).await?;
     Ok(())
+}
+
+/// A follow-up event, not yet written (batches write many at once).
+pub(crate) fn event(
+    app: &App,
+    order_id: &str,
+    label: &str,
+    message: String,
+    actor: &str,
+    action: Option<(&str, i64)>,
+) -> EventRow {
+    let now = app.now_ms();
+    EventRow {
+        id: ids::new_id(now),
+        order_id: order_id.to_owned(),
+        at: now,
+        label: label.to_owned(),
+        message,
+        actor: actor.to_owned(),
+        action_required: action.map(|a| a.0.to_owned()),
+        action_due_at: action.map(|a| a.1),
+    }
 }
 
 pub(crate) fn order_number(now: i64) -> String {

@@ -312,7 +312,6 @@ pub async fn settle(app: &App, p: &PaymentRow, outcome: &Outcome) -> Result<bool
     let account = orders::account_of(tx.conn(), &order).await?;
     let lang = language_of(&account);
     let amount = format_money(p.amount_minor, &p.currency);
-    let method = p.method_label.clone().unwrap_or_default();
     let link = app.config.link(&format!("/orders/{}", order.id));
     match outcome {
         Outcome::Succeeded { .. } => {
@@ -330,19 +329,7 @@ pub async fn settle(app: &App, p: &PaymentRow, outcome: &Outcome) -> Result<bool
                 tx.commit().await?;
                 return Ok(true);
             }
-            record_event(
-                app,
-                tx.conn(),
-                &order.id,
-                "payment_received",
-                match lang {
-                    Language::Fr => format!("Paiement de {amount} reçu ({method})."),
-                    Language::En => format!("Payment of {amount} received ({method})."),
-                },
-                "system",
-                None,
-            )
-            .await?;
+            order_store::insert_event(tx.conn(), &received_event(app, p, lang)).await?;
             // A renewal's own mail says it is renewed (and the invoice has its own).
             if order.kind != "renewal" {
                 mail::enqueue(
@@ -421,6 +408,27 @@ pub async fn settle(app: &App, p: &PaymentRow, outcome: &Outcome) -> Result<bool
     tx.commit().await?;
     app.outbox_signal.notify_waiters();
     Ok(true)
+}
+
+/// The follow-up event of a payment received.
+pub(crate) fn received_event(
+    app: &App,
+    p: &PaymentRow,
+    lang: Language,
+) -> guichet_store::orders::EventRow {
+    let amount = format_money(p.amount_minor, &p.currency);
+    let method = p.method_label.clone().unwrap_or_default();
+    crate::orders::event(
+        app,
+        &p.order_id,
+        "payment_received",
+        match lang {
+            Language::Fr => format!("Paiement de {amount} reçu ({method})."),
+            Language::En => format!("Payment of {amount} received ({method})."),
+        },
+        "system",
+        None,
+    )
 }
 
 pub(crate) fn failure_text(code: &str, lang: Language) -> &'static str {

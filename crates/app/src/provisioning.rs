@@ -50,6 +50,13 @@ pub async fn emit(
     subject_id: &str,
     data: serde_json::Value,
 ) -> Result<String> {
+    let row = event(app, kind, subject_id, data);
+    webhooks::insert(c, &row).await?;
+    Ok(row.id)
+}
+
+/// The outbox row of a provisioning event, not yet written (batches write many at once).
+pub fn event(app: &App, kind: &str, subject_id: &str, data: serde_json::Value) -> EventRow {
     let now = app.now_ms();
     let id = format!("evt_{}", ids::new_id(now).replace('-', ""));
     let body = serde_json::json!({
@@ -58,28 +65,23 @@ pub async fn emit(
         "created_at": rfc3339(now),
         "data": data,
     });
-    webhooks::insert(
-        c,
-        &EventRow {
-            id: id.clone(),
-            kind: kind.to_owned(),
-            subject_id: subject_id.to_owned(),
-            payload: body.to_string(),
-            status: if app.config.provisioning.is_some() {
-                webhooks::PENDING.to_owned()
-            } else {
-                webhooks::NOT_CONFIGURED.to_owned()
-            },
-            attempts: 0,
-            next_attempt_at: now,
-            locked_until: None,
-            last_error: None,
-            created_at: now,
-            delivered_at: None,
+    EventRow {
+        id,
+        kind: kind.to_owned(),
+        subject_id: subject_id.to_owned(),
+        payload: body.to_string(),
+        status: if app.config.provisioning.is_some() {
+            webhooks::PENDING.to_owned()
+        } else {
+            webhooks::NOT_CONFIGURED.to_owned()
         },
-    )
-    .await?;
-    Ok(id)
+        attempts: 0,
+        next_attempt_at: now,
+        locked_until: None,
+        last_error: None,
+        created_at: now,
+        delivered_at: None,
+    }
 }
 
 fn client() -> &'static reqwest::Client {

@@ -13,7 +13,8 @@ use std::sync::OnceLock;
 pub const LEASE_MS: i64 = 5 * 60_000;
 /// Attempts before a job is given up (kept as `failed` for operators).
 pub const MAX_ATTEMPTS: i64 = 12;
-const BATCH: i64 = 64;
+/// Jobs claimed at once: the billing run's renewal charges are done this many together.
+const BATCH: i64 = 500;
 
 /// This process's name in leases.
 pub fn worker_id() -> &'static str {
@@ -100,6 +101,27 @@ pub async fn run_due(app: &App) -> Result<usize> {
     }
 }
 
+/// Run one claimed job by its kind: 1 if done, 0 if given back for a retry.
+async fn run_one(app: &App, job: Job) -> Result<usize> {
+    match dispatch(app, &job).await {
+        Ok(Handled::Finished) => Ok(1),
+        Ok(Handled::Done) => {
+            let mut c = app.db.conn().await?;
+            jobs::finish(&mut c, &job.row.id, worker_id(), app.now_ms()).await?;
+            Ok(1)
+        }
+        Err(e) => {
+            let now = app.now_ms();
+            let retry =
+                (job.row.attempts < MAX_ATTEMPTS).then(|| now + backoff_ms(job.row.attempts));
+            tracing::warn!(job = %job.row.unique_key, attempts = job.row.attempts, error = %e.message, "job failed");
+            let mut c = app.db.conn().await?;
+            jobs::fail(&mut c, &job.row.id, worker_id(), &e.message, retry, now).await?;
+            Ok(0)
+        }
+    }
+}
+
 /// Claim and run one batch of due jobs: `None` when none was due, else how many were done.
 pub async fn run_batch(app: &App) -> Result<Option<usize>> {
     let mut done = 0;
@@ -122,23 +144,32 @@ pub async fn run_batch(app: &App) -> Result<Option<usize>> {
         if claimed.is_empty() {
             return Ok(None);
         }
-        for row in claimed {
-            let job = Job { row };
-            match dispatch(app, &job).await {
-                Ok(Handled::Finished) => done += 1,
-                Ok(Handled::Done) => {
-                    let mut c = app.db.conn().await?;
-                    jobs::finish(&mut c, &job.row.id, worker_id(), app.now_ms()).await?;
-                    done += 1;
+        // Runs of renewal charges go through the batch path, in claim order with the rest;
+        // what it leaves (out of the ordinary) runs one at a time right after.
+        let mut charges = Vec::new();
+        let mut queue = claimed.into_iter().map(|row| Job { row }).peekable();
+        while let Some(job) = queue.next() {
+            let charge = crate::renewal_batch::is_charge(&job);
+            if charge {
+                charges.push(job);
+                if queue.peek().is_some_and(crate::renewal_batch::is_charge) {
+                    continue;
                 }
-                Err(e) => {
-                    let now = app.now_ms();
-                    let retry = (job.row.attempts < MAX_ATTEMPTS)
-                        .then(|| now + backoff_ms(job.row.attempts));
-                    tracing::warn!(job = %job.row.unique_key, attempts = job.row.attempts, error = %e.message, "job failed");
-                    let mut c = app.db.conn().await?;
-                    jobs::fail(&mut c, &job.row.id, worker_id(), &e.message, retry, now).await?;
+                let batch = std::mem::take(&mut charges);
+                let out = if batch.len() > 1 {
+                    crate::renewal_batch::run(app, batch).await
+                } else {
+                    crate::renewal_batch::BatchOutcome {
+                        done: 0,
+                        rest: batch,
+                    }
+                };
+                done += out.done;
+                for job in out.rest {
+                    done += run_one(app, job).await?;
                 }
+            } else {
+                done += run_one(app, job).await?;
             }
         }
     }

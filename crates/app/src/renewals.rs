@@ -66,18 +66,28 @@ impl Quote {
     }
 }
 
-/// Price `periods` more periods of `s` for `account`, today.
-pub(crate) async fn quote(
-    app: &App,
-    account: &AccountRow,
-    s: &ServiceRow,
-    periods: i64,
-) -> Result<Quote> {
-    let today = crate::clock::utc_date(app.now_ms()).ok_or_else(|| AppError::internal("clock"))?;
-    let e = expiration(s)?;
-    let mut c = app.db.conn().await?;
+/// What a service renews at: the plan (the renewal period's one if it differs), its product's
+/// name and its price in the service's currency. Read once per distinct plan in a batch.
+#[derive(Clone)]
+pub(crate) struct RenewalPlan {
+    plan: catalog::PlanRow,
+    product_name: Option<String>,
+    price: catalog::PriceRow,
+}
+
+/// The plan key [`renewal_plan`] depends on.
+pub(crate) fn plan_key(s: &ServiceRow) -> (String, String, String, String) {
+    (
+        s.product_code.clone(),
+        s.plan_code.clone(),
+        s.renewal_period.clone().unwrap_or_default(),
+        s.currency.clone(),
+    )
+}
+
+pub(crate) async fn renewal_plan(c: &mut AnyConnection, s: &ServiceRow) -> Result<RenewalPlan> {
     let plan = match s.renewal_period.as_deref() {
-        Some(p) => catalog::plans(&mut c, true)
+        Some(p) => catalog::plans(c, true)
             .await?
             .into_iter()
             .find(|x| x.product_code == s.product_code && x.period == p),
@@ -85,14 +95,14 @@ pub(crate) async fn quote(
     };
     let plan = match plan {
         Some(p) => p,
-        None => catalog::plan(&mut c, &s.plan_code)
+        None => catalog::plan(c, &s.plan_code)
             .await?
             .ok_or_else(|| AppError::conflict("plan_unavailable", "this plan is gone"))?,
     };
-    let product_name = catalog::product(&mut c, &plan.product_code)
+    let product_name = catalog::product(c, &plan.product_code)
         .await?
-        .map_or_else(|| s.display_name.clone(), |p| p.name);
-    let price = catalog::prices_of(&mut c, &plan.code)
+        .map(|p| p.name);
+    let price = catalog::prices_of(c, &plan.code)
         .await?
         .into_iter()
         .find(|p| p.currency == s.currency)
@@ -102,11 +112,50 @@ pub(crate) async fn quote(
                 "this plan is no longer sold in the service's currency",
             )
         })?;
-    drop(c);
+    Ok(RenewalPlan {
+        plan,
+        product_name,
+        price,
+    })
+}
+
+/// Price `periods` more periods of `s` for `account`, today.
+pub(crate) async fn quote(
+    app: &App,
+    account: &AccountRow,
+    s: &ServiceRow,
+    periods: i64,
+) -> Result<Quote> {
+    let rp = {
+        let mut c = app.db.conn().await?;
+        renewal_plan(&mut c, s).await?
+    };
+    let vat = orders::reverse_charge_number(app, account).await;
+    quote_with(app, account, vat.as_deref(), s, &rp, periods)
+}
+
+/// [`quote`] from the plan already read and the account's reverse-charge VAT number.
+pub(crate) fn quote_with(
+    app: &App,
+    account: &AccountRow,
+    vat: Option<&str>,
+    s: &ServiceRow,
+    rp: &RenewalPlan,
+    periods: i64,
+) -> Result<Quote> {
+    let today = crate::clock::utc_date(app.now_ms()).ok_or_else(|| AppError::internal("clock"))?;
+    let e = expiration(s)?;
+    let RenewalPlan {
+        plan,
+        product_name,
+        price,
+    } = rp;
+    let product_name = product_name
+        .clone()
+        .unwrap_or_else(|| s.display_name.clone());
     let period = BillingPeriod::parse(&plan.period)
         .ok_or_else(|| AppError::internal("plan with an unknown period"))?;
-    let vat = orders::reverse_charge_number(app, account).await;
-    let d = orders::tax_decision(app, account, vat.as_deref(), &plan.tax_category, today);
+    let d = orders::tax_decision(app, account, vat, &plan.tax_category, today);
     let p = pricing::price_line(&LineInput {
         unit_price_minor: price.price_minor,
         setup_fee_minor: 0,
@@ -158,6 +207,21 @@ pub(crate) async fn place_in(
     {
         return Ok(o);
     }
+    let (order, line, event) = renewal_order(app, account, s, q, key)?;
+    order_store::insert(c, &order).await?;
+    order_store::insert_line(c, &line).await?;
+    order_store::insert_event(c, &event).await?;
+    Ok(order)
+}
+
+/// A renewal order for `q`, its line and its first follow-up event, not yet written.
+pub(crate) fn renewal_order(
+    app: &App,
+    account: &AccountRow,
+    s: &ServiceRow,
+    q: &Quote,
+    key: Option<&str>,
+) -> Result<(OrderRow, LineRow, guichet_store::orders::EventRow)> {
     let now = app.now_ms();
     let e = expiration(s)?;
     // The engine's order is payable until the service would be deleted; one the customer asks
@@ -192,16 +256,13 @@ pub(crate) async fn place_in(
         updated_at: now,
         renewal_key: key.map(str::to_owned),
     };
-    order_store::insert(c, &order).await?;
     let mut line = q.line.clone();
     line.order_id = id.clone();
-    order_store::insert_line(c, &line).await?;
     let lang = crate::accounts::language_of(account);
     let total = q.total();
     let end = line.period_end.clone().unwrap_or_default();
-    record_event(
+    let event = orders::event(
         app,
-        c,
         &id,
         "order_started",
         match lang {
@@ -216,9 +277,8 @@ pub(crate) async fn place_in(
         },
         "system",
         Some(("pay", expires_at)),
-    )
-    .await?;
-    Ok(order)
+    );
+    Ok((order, line, event))
 }
 
 /// The engine's renewal order of `s` for its current expiration, placed if needed (in its own
@@ -341,6 +401,103 @@ pub async fn renew(
     orders::get(app, Some(&account.id), &o.id).await
 }
 
+/// What paying a renewal line does to its service, computed, not yet written.
+pub(crate) struct Renewal {
+    pub extension: service_store::Extension,
+    pub mail: MailKind,
+    pub webhooks: Vec<guichet_store::webhooks::EventRow>,
+}
+
+/// The effects of a paid renewal `line` of `order` on its service `s` (`None` when the
+/// service is deleted: the payment needs a credit note).
+pub(crate) fn renewal_of(
+    app: &App,
+    order: &OrderRow,
+    l: &LineRow,
+    s: &ServiceRow,
+) -> Result<Option<Renewal>> {
+    if s.state == "deleted" {
+        tracing::error!(order = %order.id, service = %s.id, "renewal paid for a deleted service: issue a credit note");
+        return Ok(None);
+    }
+    let period = BillingPeriod::parse(&l.period)
+        .ok_or_else(|| AppError::internal("order line with an unknown period"))?;
+    // Paid for the expiration it was priced from, or (another renewal was paid first) added
+    // on top of the current one.
+    let to = match (&l.period_start, &l.period_end) {
+        (Some(start), Some(end)) if *start == s.expires_on => end.clone(),
+        _ => renewed_expiration(
+            anchor(s)?,
+            expiration(s)?,
+            period,
+            i32::try_from(l.quantity).unwrap_or(1),
+        )
+        .ok_or_else(|| AppError::internal("expiration out of range"))?
+        .to_string(),
+    };
+    let reactivated = s.state == "suspended";
+    let mail = MailKind::Lifecycle(LifecycleMail::Renewed {
+        name: s.display_name.clone(),
+        expires_on: to.clone(),
+        reactivated,
+        link: app.config.link(&format!("/services/{}", s.id)),
+    });
+    let data = serde_json::json!({
+        "service_id": s.id,
+        "account_id": s.account_id,
+        "order_id": order.id,
+        "product": s.product_code,
+        "plan": l.plan_code,
+        "display_name": s.display_name,
+        "previous_expires_on": s.expires_on,
+        "expires_on": to,
+    });
+    let mut webhooks = vec![crate::provisioning::event(
+        app,
+        "service.renewed",
+        &s.id,
+        data.clone(),
+    )];
+    if reactivated {
+        webhooks.push(crate::provisioning::event(
+            app,
+            "service.reactivated",
+            &s.id,
+            data,
+        ));
+    }
+    Ok(Some(Renewal {
+        extension: service_store::Extension {
+            id: s.id.clone(),
+            from: s.expires_on.clone(),
+            to,
+            plan: l.plan_code.clone(),
+            period: l.period.clone(),
+        },
+        mail,
+        webhooks,
+    }))
+}
+
+/// The follow-up event of a renewal done.
+pub(crate) fn delivered_event(
+    app: &App,
+    order_id: &str,
+    lang: Language,
+) -> guichet_store::orders::EventRow {
+    orders::event(
+        app,
+        order_id,
+        "delivered",
+        match lang {
+            Language::Fr => "Renouvellement effectué.".to_owned(),
+            Language::En => "Renewal done.".to_owned(),
+        },
+        "system",
+        None,
+    )
+}
+
 /// A paid renewal order (now `checking`): move each renewed service's expiration on,
 /// reactivate it if suspended, mail and tell the provisioning system; the order is delivered.
 pub(crate) async fn apply_paid(
@@ -359,69 +516,24 @@ pub(crate) async fn apply_paid(
         let Some(s) = service_store::get(c, sid, None).await? else {
             continue;
         };
-        if s.state == "deleted" {
-            tracing::error!(order = %order.id, service = %sid, "renewal paid for a deleted service: issue a credit note");
+        let Some(r) = renewal_of(app, order, &l, &s)? else {
             continue;
-        }
-        let period = BillingPeriod::parse(&l.period)
-            .ok_or_else(|| AppError::internal("order line with an unknown period"))?;
-        // Paid for the expiration it was priced from, or (another renewal was paid first)
-        // added on top of the current one.
-        let to = match (&l.period_start, &l.period_end) {
-            (Some(start), Some(end)) if *start == s.expires_on => end.clone(),
-            _ => renewed_expiration(
-                anchor(&s)?,
-                expiration(&s)?,
-                period,
-                i32::try_from(l.quantity).unwrap_or(1),
-            )
-            .ok_or_else(|| AppError::internal("expiration out of range"))?
-            .to_string(),
         };
-        if !service_store::extend(
+        let moved = service_store::extend_many(
             c,
-            sid,
-            &s.expires_on,
-            &to,
-            &l.plan_code,
-            &l.period,
+            std::slice::from_ref(&r.extension),
             &today.to_string(),
             now,
         )
-        .await?
-        {
+        .await?;
+        if moved != 1 {
             return Err(AppError::conflict(
                 "service_changed",
                 "the service changed meanwhile",
             ));
         }
-        let reactivated = s.state == "suspended";
-        mail::enqueue(
-            app,
-            c,
-            &recipient(account),
-            &MailKind::Lifecycle(LifecycleMail::Renewed {
-                name: s.display_name.clone(),
-                expires_on: to.clone(),
-                reactivated,
-                link: app.config.link(&format!("/services/{sid}")),
-            }),
-        )
-        .await?;
-        let data = serde_json::json!({
-            "service_id": sid,
-            "account_id": s.account_id,
-            "order_id": order.id,
-            "product": s.product_code,
-            "plan": l.plan_code,
-            "display_name": s.display_name,
-            "previous_expires_on": s.expires_on,
-            "expires_on": to,
-        });
-        crate::provisioning::emit(app, c, "service.renewed", sid, data.clone()).await?;
-        if reactivated {
-            crate::provisioning::emit(app, c, "service.reactivated", sid, data).await?;
-        }
+        mail::enqueue(app, c, &recipient(account), &r.mail).await?;
+        guichet_store::webhooks::insert_many(c, &r.webhooks).await?;
     }
     if !order_store::transition(
         c,
@@ -437,19 +549,7 @@ pub(crate) async fn apply_paid(
             "the order changed meanwhile",
         ));
     }
-    record_event(
-        app,
-        c,
-        &order.id,
-        "delivered",
-        match lang {
-            Language::Fr => "Renouvellement effectué.".to_owned(),
-            Language::En => "Renewal done.".to_owned(),
-        },
-        "system",
-        None,
-    )
-    .await?;
+    order_store::insert_event(c, &delivered_event(app, &order.id, lang)).await?;
     Ok(())
 }
 

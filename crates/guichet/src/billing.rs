@@ -32,7 +32,7 @@ pub async fn run(c: Config, until: Option<String>) -> Result<()> {
     loop {
         if day > today {
             let target = guichet_app::renewals::day_start_ms(day);
-            guichet_app::operators::advance_clock(&app, target)
+            guichet_app::operators::advance_clock(&app, target - app.now_ms())
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         }

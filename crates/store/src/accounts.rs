@@ -238,3 +238,9 @@ pub async fn set_phone(
     .await?;
     Ok(())
 }
+
+/// Several accounts by id (any order; missing ones left out).
+pub async fn by_ids(c: &mut AnyConnection, ids: &[String]) -> Result<Vec<AccountRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM accounts WHERE id IN ({{in}})");
+    crate::bulk::select_in(c, &sql, &[], ids).await
+}

@@ -3,6 +3,7 @@
 //! "service e-mails" page with its delivery status.
 
 use crate::Result;
+use crate::bulk::{self, Val};
 use sqlx::{AnyConnection, FromRow};
 
 pub const QUEUED: &str = "queued";
@@ -37,26 +38,39 @@ const COLUMNS: &str = "id, account_id, to_addr, kind, language, subject, body_te
     created_at, sent_at";
 
 pub async fn insert(c: &mut AnyConnection, e: &EmailRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO emails (id, account_id, to_addr, kind, language, subject, body_text, \
-         body_html, reference, message_id, status, attempts, next_attempt_at, locked_until, \
-         last_error, created_at, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-         0, $12, NULL, NULL, $13, NULL)",
+    insert_many(c, std::slice::from_ref(e)).await
+}
+
+pub async fn insert_many(c: &mut AnyConnection, mails: &[EmailRow]) -> Result<()> {
+    let rows: Vec<Vec<Val>> = mails
+        .iter()
+        .map(|e| {
+            vec![
+                (&e.id).into(),
+                (&e.account_id).into(),
+                (&e.to_addr).into(),
+                (&e.kind).into(),
+                (&e.language).into(),
+                (&e.subject).into(),
+                (&e.body_text).into(),
+                (&e.body_html).into(),
+                (&e.reference).into(),
+                (&e.message_id).into(),
+                (&e.status).into(),
+                0i64.into(),
+                e.next_attempt_at.into(),
+                e.created_at.into(),
+            ]
+        })
+        .collect();
+    bulk::insert(
+        c,
+        "emails",
+        "id, account_id, to_addr, kind, language, subject, body_text, body_html, reference, \
+         message_id, status, attempts, next_attempt_at, created_at",
+        &rows,
+        "",
     )
-    .bind(&e.id)
-    .bind(&e.account_id)
-    .bind(&e.to_addr)
-    .bind(&e.kind)
-    .bind(&e.language)
-    .bind(&e.subject)
-    .bind(&e.body_text)
-    .bind(&e.body_html)
-    .bind(&e.reference)
-    .bind(&e.message_id)
-    .bind(&e.status)
-    .bind(e.next_attempt_at)
-    .bind(e.created_at)
-    .execute(c)
     .await?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! never updated or deleted.
 
 use crate::Result;
+use crate::bulk::{self, Val};
 use sqlx::{AnyConnection, FromRow};
 
 #[derive(Debug, Clone, FromRow)]
@@ -38,44 +39,59 @@ const COLUMNS: &str = "id, account_id, kind, number, series, year, seq, order_id
 
 /// The next number of `series` in `year`, taken inside the caller's transaction.
 pub async fn next_seq(c: &mut AnyConnection, series: &str, year: i64) -> Result<i64> {
+    next_seqs(c, series, year, 1).await
+}
+
+/// Take the next `n` numbers of a series in the caller's transaction: returns the last one
+/// (the numbers are `last - n + 1 ..= last`, gapless since the row stays locked until commit).
+pub async fn next_seqs(c: &mut AnyConnection, series: &str, year: i64, n: i64) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO invoice_sequences (series, year, last_value) VALUES ($1, $2, 1) \
-         ON CONFLICT (series, year) DO UPDATE SET last_value = invoice_sequences.last_value + 1 \
+        "INSERT INTO invoice_sequences (series, year, last_value) VALUES ($1, $2, $3) \
+         ON CONFLICT (series, year) DO UPDATE SET last_value = invoice_sequences.last_value + $3 \
          RETURNING last_value",
     )
     .bind(series)
     .bind(year)
+    .bind(n)
     .fetch_one(c)
     .await?)
 }
 
+const INSERT_COLUMNS: &str = "id, account_id, kind, number, series, year, seq, order_id, \
+     credited_invoice_id, issued_at, issue_date, currency, net_minor, vat_minor, total_minor, \
+     tax_treatment, document, created_at";
+
 pub async fn insert(c: &mut AnyConnection, r: &InvoiceRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO invoices (id, account_id, kind, number, series, year, seq, order_id, \
-         credited_invoice_id, issued_at, issue_date, currency, net_minor, vat_minor, \
-         total_minor, tax_treatment, document, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-         $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-    )
-    .bind(&r.id)
-    .bind(&r.account_id)
-    .bind(&r.kind)
-    .bind(&r.number)
-    .bind(&r.series)
-    .bind(r.year)
-    .bind(r.seq)
-    .bind(&r.order_id)
-    .bind(&r.credited_invoice_id)
-    .bind(r.issued_at)
-    .bind(&r.issue_date)
-    .bind(&r.currency)
-    .bind(r.net_minor)
-    .bind(r.vat_minor)
-    .bind(r.total_minor)
-    .bind(&r.tax_treatment)
-    .bind(&r.document)
-    .bind(r.created_at)
-    .execute(c)
-    .await?;
+    insert_many(c, std::slice::from_ref(r)).await
+}
+
+pub async fn insert_many(c: &mut AnyConnection, invoices: &[InvoiceRow]) -> Result<()> {
+    let rows: Vec<Vec<Val>> = invoices
+        .iter()
+        .map(|r| {
+            vec![
+                (&r.id).into(),
+                (&r.account_id).into(),
+                (&r.kind).into(),
+                (&r.number).into(),
+                (&r.series).into(),
+                r.year.into(),
+                r.seq.into(),
+                (&r.order_id).into(),
+                (&r.credited_invoice_id).into(),
+                r.issued_at.into(),
+                (&r.issue_date).into(),
+                (&r.currency).into(),
+                r.net_minor.into(),
+                r.vat_minor.into(),
+                r.total_minor.into(),
+                (&r.tax_treatment).into(),
+                (&r.document).into(),
+                r.created_at.into(),
+            ]
+        })
+        .collect();
+    bulk::insert(c, "invoices", INSERT_COLUMNS, &rows, "").await?;
     Ok(())
 }
 

@@ -203,3 +203,20 @@ pub async fn billing_counts(c: &mut AnyConnection) -> Result<BillingCounts> {
         jobs_failed: n(jfailed),
     })
 }
+
+/// [`finish`] for many jobs of this worker; returns how many it still held.
+pub async fn finish_many(
+    c: &mut AnyConnection,
+    ids: &[String],
+    worker: &str,
+    now: i64,
+) -> Result<u64> {
+    crate::bulk::execute_in(
+        c,
+        "UPDATE jobs SET state = 'done', finished_at = $2, locked_until = NULL, last_error = NULL \
+         WHERE state = 'queued' AND locked_by = $1 AND id IN ({in})",
+        &[worker.into(), now.into()],
+        ids,
+    )
+    .await
+}

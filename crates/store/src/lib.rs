@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod action_tokens;
+pub mod bulk;
 pub mod catalog;
 mod db;
 pub mod emails;

@@ -1,6 +1,7 @@
 //! Orders, their lines, their dated follow-up history and the documents customers send.
 
 use crate::Result;
+use crate::bulk::{self, Val};
 use sqlx::{AnyConnection, FromRow};
 
 #[derive(Debug, Clone, FromRow)]
@@ -88,86 +89,116 @@ pub struct DocumentRow {
     pub created_at: i64,
 }
 
+const INSERT_COLUMNS: &str = "id, account_id, number, kind, status, currency, net_minor, \
+     vat_minor, total_minor, tax_treatment, tax_country, action_required, action_due_at, \
+     delivery_error, expires_at, paid_at, delivered_at, cancelled_at, cancel_reason, \
+     created_at, updated_at, renewal_key";
+
+fn order_values(o: &OrderRow) -> Vec<Val> {
+    vec![
+        (&o.id).into(),
+        (&o.account_id).into(),
+        (&o.number).into(),
+        (&o.kind).into(),
+        (&o.status).into(),
+        (&o.currency).into(),
+        o.net_minor.into(),
+        o.vat_minor.into(),
+        o.total_minor.into(),
+        (&o.tax_treatment).into(),
+        (&o.tax_country).into(),
+        (&o.action_required).into(),
+        o.action_due_at.into(),
+        (&o.delivery_error).into(),
+        o.expires_at.into(),
+        o.paid_at.into(),
+        o.delivered_at.into(),
+        o.cancelled_at.into(),
+        (&o.cancel_reason).into(),
+        o.created_at.into(),
+        o.updated_at.into(),
+        (&o.renewal_key).into(),
+    ]
+}
+
 pub async fn insert(c: &mut AnyConnection, o: &OrderRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO orders (id, account_id, number, kind, status, currency, net_minor, \
-         vat_minor, total_minor, tax_treatment, tax_country, action_required, action_due_at, \
-         delivery_error, expires_at, paid_at, delivered_at, cancelled_at, cancel_reason, \
-         created_at, updated_at, renewal_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
-    )
-    .bind(&o.id)
-    .bind(&o.account_id)
-    .bind(&o.number)
-    .bind(&o.kind)
-    .bind(&o.status)
-    .bind(&o.currency)
-    .bind(o.net_minor)
-    .bind(o.vat_minor)
-    .bind(o.total_minor)
-    .bind(&o.tax_treatment)
-    .bind(&o.tax_country)
-    .bind(&o.action_required)
-    .bind(o.action_due_at)
-    .bind(&o.delivery_error)
-    .bind(o.expires_at)
-    .bind(o.paid_at)
-    .bind(o.delivered_at)
-    .bind(o.cancelled_at)
-    .bind(&o.cancel_reason)
-    .bind(o.created_at)
-    .bind(o.updated_at)
-    .bind(&o.renewal_key)
-    .execute(c)
-    .await?;
+    insert_many(c, std::slice::from_ref(o)).await
+}
+
+/// Insert orders in as few statements as the parameter limits allow.
+pub async fn insert_many(c: &mut AnyConnection, orders: &[OrderRow]) -> Result<()> {
+    let rows: Vec<Vec<Val>> = orders.iter().map(order_values).collect();
+    bulk::insert(c, "orders", INSERT_COLUMNS, &rows, "").await?;
     Ok(())
 }
 
+fn line_values(l: &LineRow) -> Vec<Val> {
+    vec![
+        (&l.order_id).into(),
+        l.line_no.into(),
+        (&l.product_code).into(),
+        (&l.product_name).into(),
+        (&l.plan_code).into(),
+        (&l.plan_name).into(),
+        (&l.period).into(),
+        l.quantity.into(),
+        l.unit_price_minor.into(),
+        l.setup_fee_minor.into(),
+        l.vat_rate_bp.into(),
+        l.net_minor.into(),
+        l.vat_minor.into(),
+        l.total_minor.into(),
+        (&l.domain).into(),
+        (&l.service_id).into(),
+        (&l.period_start).into(),
+        (&l.period_end).into(),
+    ]
+}
+
 pub async fn insert_line(c: &mut AnyConnection, l: &LineRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO order_lines (order_id, line_no, product_code, product_name, plan_code, \
-         plan_name, period, quantity, unit_price_minor, setup_fee_minor, vat_rate_bp, \
-         net_minor, vat_minor, total_minor, domain, service_id, period_start, period_end) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-    )
-    .bind(&l.order_id)
-    .bind(l.line_no)
-    .bind(&l.product_code)
-    .bind(&l.product_name)
-    .bind(&l.plan_code)
-    .bind(&l.plan_name)
-    .bind(&l.period)
-    .bind(l.quantity)
-    .bind(l.unit_price_minor)
-    .bind(l.setup_fee_minor)
-    .bind(l.vat_rate_bp)
-    .bind(l.net_minor)
-    .bind(l.vat_minor)
-    .bind(l.total_minor)
-    .bind(&l.domain)
-    .bind(&l.service_id)
-    .bind(&l.period_start)
-    .bind(&l.period_end)
-    .execute(c)
-    .await?;
+    insert_lines(c, std::slice::from_ref(l)).await
+}
+
+pub async fn insert_lines(c: &mut AnyConnection, lines: &[LineRow]) -> Result<()> {
+    let rows: Vec<Vec<Val>> = lines.iter().map(line_values).collect();
+    bulk::insert(c, "order_lines", LINE_COLUMNS, &rows, "").await?;
     Ok(())
 }
 
 pub async fn insert_event(c: &mut AnyConnection, e: &EventRow) -> Result<()> {
-    sqlx::query(
+    insert_events(c, &[(e.clone(), 1)]).await
+}
+
+/// Append events to their orders' timelines: each gets the next number of its order, plus
+/// its offset (1 for the first event of an order in this call, 2 for the second…), as the
+/// statement sees the timeline before it runs.
+pub async fn insert_events(c: &mut AnyConnection, events: &[(EventRow, i64)]) -> Result<()> {
+    let rows: Vec<Vec<Val>> = events
+        .iter()
+        .map(|(e, offset)| {
+            vec![
+                (&e.id).into(),
+                (&e.order_id).into(),
+                (*offset).into(),
+                e.at.into(),
+                (&e.label).into(),
+                (&e.message).into(),
+                (&e.actor).into(),
+                (&e.action_required).into(),
+                e.action_due_at.into(),
+            ]
+        })
+        .collect();
+    bulk::with_values(
+        c,
         "INSERT INTO order_events (id, order_id, seq, at, label, message, actor, \
-         action_required, action_due_at) SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, \
-         $6, $7, $8 FROM order_events WHERE order_id = $2",
+         action_required, action_due_at) SELECT v.column1, v.column2, \
+         (SELECT COALESCE(MAX(e.seq), 0) FROM order_events e WHERE e.order_id = v.column2) \
+         + v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, v.column9 \
+         FROM (VALUES {values}) AS v",
+        &[],
+        &rows,
     )
-    .bind(&e.id)
-    .bind(&e.order_id)
-    .bind(e.at)
-    .bind(&e.label)
-    .bind(&e.message)
-    .bind(&e.actor)
-    .bind(&e.action_required)
-    .bind(e.action_due_at)
-    .execute(c)
     .await?;
     Ok(())
 }
@@ -401,4 +432,31 @@ pub async fn unpaid_renewals_of(c: &mut AnyConnection, service_id: &str) -> Resu
         .bind(service_id)
         .fetch_all(c)
         .await?)
+}
+
+/// The orders placed under these renewal keys.
+pub async fn by_renewal_keys(c: &mut AnyConnection, keys: &[String]) -> Result<Vec<OrderRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM orders WHERE renewal_key IN ({{in}})");
+    bulk::select_in(c, &sql, &[], keys).await
+}
+
+/// [`transition`] for many orders; returns how many moved.
+pub async fn transition_many(
+    c: &mut AnyConnection,
+    ids: &[String],
+    from: &str,
+    to: &str,
+    now: i64,
+) -> Result<u64> {
+    bulk::execute_in(
+        c,
+        "UPDATE orders SET status = $2, updated_at = $3, \
+         paid_at = CASE WHEN $2 IN ('checking', 'delivered') AND paid_at IS NULL THEN $3 \
+         ELSE paid_at END, \
+         delivered_at = CASE WHEN $2 = 'delivered' THEN $3 ELSE delivered_at END, \
+         action_required = NULL, action_due_at = NULL WHERE status = $1 AND id IN ({in})",
+        &[from.into(), to.into(), now.into()],
+        ids,
+    )
+    .await
 }

@@ -145,3 +145,24 @@ pub async fn by_id(c: &mut AnyConnection, id: &str) -> Result<Option<MethodRow>>
         .fetch_optional(c)
         .await?)
 }
+
+/// A charge of each of these methods succeeded: clear their failure mark.
+pub async fn record_successes(c: &mut AnyConnection, ids: &[String]) -> Result<()> {
+    crate::bulk::execute_in(
+        c,
+        "UPDATE payment_methods SET failed_at = NULL WHERE failed_at IS NOT NULL AND id IN ({in})",
+        &[],
+        ids,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The default (not deleted) payment method of each of these accounts that has one.
+pub async fn defaults_of(c: &mut AnyConnection, account_ids: &[String]) -> Result<Vec<MethodRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM payment_methods WHERE is_default = 1 AND deleted_at IS NULL \
+         AND account_id IN ({{in}})"
+    );
+    crate::bulk::select_in(c, &sql, &[], account_ids).await
+}

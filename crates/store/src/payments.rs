@@ -3,6 +3,7 @@
 //! tables: the card tokens it issued and the charges it took, keyed by idempotency key.
 
 use crate::Result;
+use crate::bulk::{self, Val};
 use sqlx::{AnyConnection, FromRow};
 
 #[derive(Debug, Clone, FromRow)]
@@ -32,32 +33,62 @@ const COLUMNS: &str = "id, account_id, order_id, amount_minor, currency, state, 
 
 /// Insert a `pending` payment. A unique violation on `payments_one_live` means the order
 /// already has a payment in flight or succeeded.
+const INSERT_COLUMNS: &str = "id, account_id, order_id, amount_minor, currency, state, gateway, \
+     idempotency_key, source, method_label, gateway_ref, failure_code, created_at, updated_at, \
+     settled_at, payment_method_id";
+
 pub async fn insert(c: &mut AnyConnection, p: &PaymentRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO payments (id, account_id, order_id, amount_minor, currency, state, gateway, \
-         idempotency_key, source, method_label, gateway_ref, failure_code, created_at, \
-         updated_at, settled_at, payment_method_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-         $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(&p.id)
-    .bind(&p.account_id)
-    .bind(&p.order_id)
-    .bind(p.amount_minor)
-    .bind(&p.currency)
-    .bind(&p.state)
-    .bind(&p.gateway)
-    .bind(&p.idempotency_key)
-    .bind(&p.source)
-    .bind(&p.method_label)
-    .bind(&p.gateway_ref)
-    .bind(&p.failure_code)
-    .bind(p.created_at)
-    .bind(p.updated_at)
-    .bind(p.settled_at)
-    .bind(&p.payment_method_id)
-    .execute(c)
-    .await?;
+    insert_many(c, std::slice::from_ref(p)).await
+}
+
+pub async fn insert_many(c: &mut AnyConnection, payments: &[PaymentRow]) -> Result<()> {
+    let rows: Vec<Vec<Val>> = payments
+        .iter()
+        .map(|p| {
+            vec![
+                (&p.id).into(),
+                (&p.account_id).into(),
+                (&p.order_id).into(),
+                p.amount_minor.into(),
+                (&p.currency).into(),
+                (&p.state).into(),
+                (&p.gateway).into(),
+                (&p.idempotency_key).into(),
+                (&p.source).into(),
+                (&p.method_label).into(),
+                (&p.gateway_ref).into(),
+                (&p.failure_code).into(),
+                p.created_at.into(),
+                p.updated_at.into(),
+                p.settled_at.into(),
+                (&p.payment_method_id).into(),
+            ]
+        })
+        .collect();
+    bulk::insert(c, "payments", INSERT_COLUMNS, &rows, "").await?;
     Ok(())
+}
+
+/// Settle pending payments as succeeded, each with its gateway reference: the number settled
+/// (fewer than given when another process settled some first).
+pub async fn succeed_many(
+    c: &mut AnyConnection,
+    refs: &[(String, String)],
+    now: i64,
+) -> Result<u64> {
+    let rows: Vec<Vec<Val>> = refs
+        .iter()
+        .map(|(id, r)| vec![id.into(), r.into()])
+        .collect();
+    bulk::with_values(
+        c,
+        "UPDATE payments SET state = 'succeeded', gateway_ref = v.column2, failure_code = NULL, \
+         updated_at = $1, settled_at = $1 FROM (VALUES {values}) AS v \
+         WHERE payments.id = v.column1 AND payments.state IN ('pending', 'unknown')",
+        &[now.into()],
+        &rows,
+    )
+    .await
 }
 
 pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<PaymentRow>> {
@@ -228,4 +259,58 @@ pub async fn sandbox_find_charge(
     .bind(key)
     .fetch_optional(c)
     .await?)
+}
+
+/// Sandbox cards by token (missing ones left out).
+pub async fn sandbox_cards(
+    c: &mut AnyConnection,
+    tokens: &[String],
+) -> Result<Vec<SandboxCardRow>> {
+    bulk::select_in(
+        c,
+        "SELECT token, brand, last4, exp_month, exp_year, behaviour, created_at \
+         FROM sandbox_cards WHERE token IN ({in})",
+        &[],
+        tokens,
+    )
+    .await
+}
+
+/// [`sandbox_charge`] for many charges: each key recorded once, the stored charges returned
+/// (the first ones for keys seen before).
+pub async fn sandbox_charge_many(
+    c: &mut AnyConnection,
+    charges: &[SandboxChargeRow],
+) -> Result<Vec<SandboxChargeRow>> {
+    let rows: Vec<Vec<Val>> = charges
+        .iter()
+        .map(|r| {
+            vec![
+                (&r.idempotency_key).into(),
+                (&r.charge_id).into(),
+                (&r.token).into(),
+                r.amount_minor.into(),
+                (&r.currency).into(),
+                (&r.outcome).into(),
+                r.created_at.into(),
+            ]
+        })
+        .collect();
+    bulk::insert(
+        c,
+        "sandbox_charges",
+        "idempotency_key, charge_id, token, amount_minor, currency, outcome, created_at",
+        &rows,
+        "ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .await?;
+    let keys: Vec<String> = charges.iter().map(|r| r.idempotency_key.clone()).collect();
+    bulk::select_in(
+        c,
+        "SELECT idempotency_key, charge_id, token, amount_minor, currency, outcome, created_at \
+         FROM sandbox_charges WHERE idempotency_key IN ({in})",
+        &[],
+        &keys,
+    )
+    .await
 }

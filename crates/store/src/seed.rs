@@ -206,3 +206,278 @@ pub async fn insert_ceiling(db: &Db, rows: usize) -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// The average sizes of the wide text columns a renewal writes, read off a finished run so
+/// that the renewal-shaped ceiling writes rows as large as the real ones.
+#[derive(Debug, Clone, Copy)]
+pub struct RowSizes {
+    pub invoice_document: usize,
+    pub mail_text: usize,
+    pub mail_html: usize,
+    pub webhook_payload: usize,
+    pub event_message: usize,
+}
+
+async fn avg_len(c: &mut sqlx::AnyConnection, table: &str, column: &str) -> Result<usize> {
+    let v: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT CAST(AVG(LENGTH({column})) AS BIGINT) FROM {table}"
+    )))
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(usize::try_from(v.unwrap_or(0)).unwrap_or(0))
+}
+
+pub async fn row_sizes(db: &Db) -> Result<RowSizes> {
+    let mut c = db.conn().await?;
+    Ok(RowSizes {
+        invoice_document: avg_len(&mut c, "invoices", "document").await?,
+        mail_text: avg_len(&mut c, "emails", "body_text").await?,
+        mail_html: avg_len(&mut c, "emails", "body_html").await?,
+        webhook_payload: avg_len(&mut c, "webhook_events", "payload").await?,
+        event_message: avg_len(&mut c, "order_events", "message").await?,
+    })
+}
+
+/// A column of a scratch table: an integer, or a text of this many characters.
+#[derive(Clone, Copy)]
+enum Col {
+    Int,
+    Text(usize),
+}
+
+/// The rows one renewal writes, by table shape: (rows per renewal, columns).
+fn renewal_shape(z: &RowSizes) -> Vec<(&'static str, usize, Vec<Col>)> {
+    use Col::{Int, Text};
+    let id = Text(36);
+    vec![
+        // order: ids, number, kind, status, currency, 3 amounts, treatment, country, action,
+        // due, error, expiry, 3 dates, reason, 2 stamps, renewal key
+        (
+            "orders",
+            1,
+            vec![
+                id,
+                id,
+                Text(13),
+                Text(7),
+                Text(9),
+                Text(3),
+                Int,
+                Int,
+                Int,
+                Text(8),
+                Text(2),
+                Text(3),
+                Int,
+                Text(0),
+                Int,
+                Int,
+                Int,
+                Int,
+                Text(0),
+                Int,
+                Int,
+                Text(47),
+            ],
+        ),
+        (
+            "order_lines",
+            1,
+            vec![
+                id,
+                Int,
+                Text(5),
+                Text(10),
+                Text(13),
+                Text(18),
+                Text(3),
+                Int,
+                Int,
+                Int,
+                Int,
+                Int,
+                Int,
+                Int,
+                Text(0),
+                id,
+                Text(10),
+                Text(10),
+            ],
+        ),
+        (
+            "order_events",
+            3,
+            vec![
+                id,
+                id,
+                Int,
+                Int,
+                Text(16),
+                Text(z.event_message),
+                Text(6),
+                Text(3),
+                Int,
+            ],
+        ),
+        (
+            "payments",
+            1,
+            vec![
+                id,
+                id,
+                id,
+                Int,
+                Text(3),
+                Text(9),
+                Text(7),
+                Text(47),
+                Text(30),
+                Text(14),
+                Text(23),
+                Text(0),
+                Int,
+                Int,
+                Int,
+                id,
+            ],
+        ),
+        (
+            "invoices",
+            1,
+            vec![
+                id,
+                id,
+                Text(7),
+                Text(13),
+                Text(7),
+                Int,
+                Int,
+                id,
+                Text(0),
+                Int,
+                Text(10),
+                Text(3),
+                Int,
+                Int,
+                Int,
+                Text(8),
+                Text(z.invoice_document),
+                Int,
+            ],
+        ),
+        (
+            "emails",
+            2,
+            vec![
+                id,
+                id,
+                Text(30),
+                Text(20),
+                Text(2),
+                Text(60),
+                Text(z.mail_text),
+                Text(z.mail_html),
+                Text(12),
+                Text(50),
+                Text(6),
+                Int,
+                Int,
+                Int,
+            ],
+        ),
+        (
+            "webhook_events",
+            1,
+            vec![
+                id,
+                Text(15),
+                id,
+                Text(z.webhook_payload),
+                Text(7),
+                Int,
+                Int,
+                Int,
+            ],
+        ),
+        (
+            "sandbox_charges",
+            1,
+            vec![Text(47), Text(35), Text(30), Int, Text(3), Text(9), Int],
+        ),
+    ]
+}
+
+/// The renewal-shaped ceiling: for `renewals` renewals, the same number of rows of the same
+/// tables' widths and text sizes as the billing run writes (orders, lines, events, payments,
+/// invoices, mails, webhooks, gateway records), inserted bare (scratch tables without
+/// indexes or constraints) in multi-row statements, one transaction
+/// per 500 renewals (the billing run's batch). Time it: renewals / seconds is the ceiling.
+pub async fn renewal_ceiling(db: &Db, renewals: usize, z: &RowSizes) -> Result<()> {
+    use crate::bulk::{self, Val};
+    let shape = renewal_shape(z);
+    let mut c = db.conn().await?;
+    for (table, _, cols) in &shape {
+        let defs: Vec<String> = cols
+            .iter()
+            .enumerate()
+            .map(|(i, col)| match col {
+                Col::Int => format!("c{i} BIGINT"),
+                Col::Text(_) => format!("c{i} TEXT"),
+            })
+            .collect();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP TABLE IF EXISTS bench_{table}"
+        )))
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TABLE bench_{table} ({})",
+            defs.join(", ")
+        )))
+        .execute(&mut *c)
+        .await?;
+    }
+    drop(c);
+    let batch = 500;
+    let mut n = 0;
+    let mut serial = 0i64;
+    while n < renewals {
+        let k = batch.min(renewals - n);
+        let mut tx = db.begin().await?;
+        for (table, per, cols) in &shape {
+            let columns: Vec<String> = (0..cols.len()).map(|i| format!("c{i}")).collect();
+            let rows: Vec<Vec<Val>> = (0..k * per)
+                .map(|_| {
+                    serial += 1;
+                    cols.iter()
+                        .map(|col| match col {
+                            Col::Int => Val::Int(serial),
+                            Col::Text(len) => {
+                                let mut t = format!("{serial:012}");
+                                t.extend(std::iter::repeat_n('x', len.saturating_sub(12)));
+                                Val::Text(t)
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            bulk::insert(
+                tx.conn(),
+                &format!("bench_{table}"),
+                &columns.join(", "),
+                &rows,
+                "",
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        n += k;
+    }
+    let mut c = db.conn().await?;
+    for (table, _, _) in &shape {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE bench_{table}")))
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
+}

@@ -221,32 +221,52 @@ pub async fn suspend(c: &mut AnyConnection, id: &str, expires_on: &str, now: i64
     Ok(r.rows_affected() == 1)
 }
 
-/// Renew a live service from `from` to `to` (active again if it was suspended), switching to
-/// `plan`/`period` when the renewal changed them; false if its expiration moved meanwhile.
-#[allow(clippy::too_many_arguments)]
-pub async fn extend(
+/// Several services by id (any order; missing ones left out).
+pub async fn by_ids(c: &mut AnyConnection, ids: &[String]) -> Result<Vec<ServiceRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM services WHERE id IN ({{in}})");
+    crate::bulk::select_in(c, &sql, &[], ids).await
+}
+
+/// One service's renewal for [`extend_many`]: from the expiration it was priced at to the new
+/// one, on the plan and period paid for.
+pub struct Extension {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    pub plan: String,
+    pub period: String,
+}
+
+/// Move services' expiration dates on after a paid renewal (state back to active, the plan
+/// and period paid for), in one statement per chunk; returns how many moved (fewer than
+/// given when some expiration moved meanwhile).
+pub async fn extend_many(
     c: &mut AnyConnection,
-    id: &str,
-    from: &str,
-    to: &str,
-    plan: &str,
-    period: &str,
+    ext: &[Extension],
     today: &str,
     now: i64,
-) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE services SET expires_on = $3, state = 'active', suspended_at = NULL, \
-         plan_code = $4, period = $5, renewal_period = NULL, next_step_on = $6, updated_at = $7 \
-         WHERE id = $1 AND expires_on = $2 AND state <> 'deleted'",
+) -> Result<u64> {
+    use crate::bulk::Val;
+    let rows: Vec<Vec<Val>> = ext
+        .iter()
+        .map(|e| {
+            vec![
+                (&e.id).into(),
+                (&e.from).into(),
+                (&e.to).into(),
+                (&e.plan).into(),
+                (&e.period).into(),
+            ]
+        })
+        .collect();
+    crate::bulk::with_values(
+        c,
+        "UPDATE services SET expires_on = v.column3, state = 'active', suspended_at = NULL, \
+         plan_code = v.column4, period = v.column5, renewal_period = NULL, next_step_on = $1, \
+         updated_at = $2 FROM (VALUES {values}) AS v WHERE services.id = v.column1 \
+         AND services.expires_on = v.column2 AND services.state <> 'deleted'",
+        &[today.into(), now.into()],
+        &rows,
     )
-    .bind(id)
-    .bind(from)
-    .bind(to)
-    .bind(plan)
-    .bind(period)
-    .bind(today)
-    .bind(now)
-    .execute(c)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .await
 }

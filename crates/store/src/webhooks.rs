@@ -2,6 +2,7 @@
 //! change it reports), delivered at least once with backoff, and the log of every attempt.
 
 use crate::Result;
+use crate::bulk::{self, Val};
 use sqlx::{AnyConnection, FromRow};
 
 pub const PENDING: &str = "pending";
@@ -39,19 +40,32 @@ pub struct AttemptRow {
 }
 
 pub async fn insert(c: &mut AnyConnection, e: &EventRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO webhook_events (id, kind, subject_id, payload, status, attempts, \
-         next_attempt_at, locked_until, last_error, created_at, delivered_at) \
-         VALUES ($1, $2, $3, $4, $5, 0, $6, NULL, NULL, $7, NULL)",
+    insert_many(c, std::slice::from_ref(e)).await
+}
+
+pub async fn insert_many(c: &mut AnyConnection, events: &[EventRow]) -> Result<()> {
+    let rows: Vec<Vec<Val>> = events
+        .iter()
+        .map(|e| {
+            vec![
+                (&e.id).into(),
+                (&e.kind).into(),
+                (&e.subject_id).into(),
+                (&e.payload).into(),
+                (&e.status).into(),
+                0i64.into(),
+                e.next_attempt_at.into(),
+                e.created_at.into(),
+            ]
+        })
+        .collect();
+    bulk::insert(
+        c,
+        "webhook_events",
+        "id, kind, subject_id, payload, status, attempts, next_attempt_at, created_at",
+        &rows,
+        "",
     )
-    .bind(&e.id)
-    .bind(&e.kind)
-    .bind(&e.subject_id)
-    .bind(&e.payload)
-    .bind(&e.status)
-    .bind(e.next_attempt_at)
-    .bind(e.created_at)
-    .execute(c)
     .await?;
     Ok(())
 }

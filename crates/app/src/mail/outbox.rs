@@ -21,6 +21,13 @@ pub async fn enqueue(
     to: &Recipient<'_>,
     kind: &MailKind,
 ) -> Result<emails::EmailRow> {
+    let row = build(app, to, kind);
+    emails::insert(c, &row).await?;
+    Ok(row)
+}
+
+/// The outbox row of `kind` for `to`, rendered, not yet written (batches write many at once).
+pub fn build(app: &App, to: &Recipient<'_>, kind: &MailKind) -> emails::EmailRow {
     let now = app.now_ms();
     let id = ids::new_id(now);
     let reference = crate::crypto::mail_reference();
@@ -32,7 +39,7 @@ pub async fn enqueue(
         &reference,
         &app.config.public_url,
     );
-    let row = emails::EmailRow {
+    emails::EmailRow {
         message_id: format!("<{id}@{}>", app.config.mail_domain()),
         id,
         account_id: to.account_id.map(str::to_owned),
@@ -59,7 +66,5 @@ pub async fn enqueue(
         last_error: None,
         created_at: now,
         sent_at: None,
-    };
-    emails::insert(c, &row).await?;
-    Ok(row)
+    }
 }
