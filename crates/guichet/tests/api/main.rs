@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod access_matrix;
 mod accounts;
 mod billing_proof;
 mod catalog;
