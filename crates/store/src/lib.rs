@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod action_tokens;
 pub mod catalog;
+pub mod copy;
 mod db;
 pub mod emails;
 pub mod erasure;

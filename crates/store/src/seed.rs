@@ -206,3 +206,15 @@ pub async fn insert_ceiling(db: &Db, rows: usize) -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// The ids of up to `limit` active accounts, oldest first (for the load benchmark, which
+/// opens a session for each).
+pub async fn active_account_ids(db: &Db, limit: i64) -> Result<Vec<String>> {
+    let mut c = db.conn().await?;
+    Ok(
+        sqlx::query_scalar("SELECT id FROM accounts WHERE state = 'active' ORDER BY id LIMIT $1")
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?,
+    )
+}

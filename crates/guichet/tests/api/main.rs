@@ -15,6 +15,7 @@ mod invoices;
 mod isolation;
 mod lifecycle;
 mod mail_delivery;
+mod migrate_data;
 mod ops;
 mod orders;
 mod payment_methods;
