@@ -99,7 +99,18 @@ impl Db {
             .log_slow_statements(log::LevelFilter::Warn, Duration::from_millis(500));
         let mut pool = AnyPoolOptions::new()
             .max_connections(opts.max_connections)
-            .acquire_timeout(opts.acquire_timeout);
+            .acquire_timeout(opts.acquire_timeout)
+            // A COMMIT refused by a full disk (SQLite rolls the transaction back itself) or cut
+            // by a database restart leaves the driver counting an open transaction that no
+            // ROLLBACK can close, and such a connection refuses every later BEGIN: it is closed
+            // instead of going back to the pool. The ping first lets a rollback queued by a
+            // dropped transaction finish.
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            });
         if backend == Backend::Sqlite {
             pool = pool.after_connect(|conn, _meta| {
                 Box::pin(async move {
