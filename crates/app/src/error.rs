@@ -123,6 +123,14 @@ impl From<StoreError> for AppError {
                     "the service is temporarily unavailable; try again shortly",
                 )
             }
+            StoreError::Full(inner) => {
+                tracing::error!(error = %inner, "database storage full");
+                Self::new(
+                    ErrorKind::Unavailable,
+                    "storage_full",
+                    "the service cannot store anything more at the moment; try again later",
+                )
+            }
             other => {
                 tracing::error!(error = %other, "storage error");
                 Self::internal("internal error")

@@ -44,6 +44,14 @@ pub enum BenchCommand {
         #[arg(long, default_value = "success")]
         card: String,
     },
+    /// Open a session for each of up to `customers` active customers of the configured
+    /// database and write their bearer tokens, one a line, to `out` (for `scripts/load`).
+    SeedSessions {
+        #[arg(long, default_value_t = 1_000)]
+        customers: usize,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Invoice PDFs (PDF/A-3b + Factur-X XML) rendered per second, on every core.
     Pdf {
         #[arg(long, default_value_t = 2_000)]
@@ -72,6 +80,9 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             per_account,
             card,
         } => crate::bench_renewals::seed_configured(services, per_account, &card).await,
+        BenchCommand::SeedSessions { customers, out } => {
+            crate::bench_load::seed_sessions(customers, &out).await
+        }
     }
 }
 

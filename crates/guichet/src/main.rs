@@ -1,9 +1,11 @@
 //! `guichet`: one binary for the server, the workers and the operator's commands.
 
 mod bench;
+mod bench_load;
 mod bench_renewals;
 mod billing;
 mod config;
+mod migrate_data;
 mod serve;
 
 use anyhow::{Context, Result};
@@ -56,6 +58,16 @@ enum Command {
     Billing {
         #[command(subcommand)]
         command: BillingCommand,
+    },
+    /// Copy a whole installation into a fresh, empty database (e.g. SQLite to PostgreSQL),
+    /// in one transaction on the target; stop the service first.
+    MigrateData {
+        /// The installation's database URL (sqlite://… or postgres://…).
+        #[arg(long)]
+        from: String,
+        /// The new, empty database (its schema is created).
+        #[arg(long)]
+        to: String,
     },
     /// Benchmarks that print figures.
     Bench {
@@ -252,6 +264,7 @@ fn main() -> Result<()> {
                 billing::run(c, until).await
             }
             Command::Bench { command } => bench::run(command).await,
+            Command::MigrateData { from, to } => migrate_data::run(&from, &to).await,
         }
     })
 }

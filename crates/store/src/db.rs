@@ -99,7 +99,22 @@ impl Db {
             .log_slow_statements(log::LevelFilter::Warn, Duration::from_millis(500));
         let mut pool = AnyPoolOptions::new()
             .max_connections(opts.max_connections)
-            .acquire_timeout(opts.acquire_timeout);
+            .acquire_timeout(opts.acquire_timeout)
+            // A COMMIT refused by a full disk (SQLite rolls the transaction back itself) or cut
+            // by a database restart leaves the driver counting an open transaction that no
+            // ROLLBACK can close, and such a connection refuses every later BEGIN: it is closed
+            // instead of going back to the pool. A connection that looks inside a transaction
+            // is pinged first, which lets a rollback queued by a dropped transaction finish;
+            // the others (nearly all) go back without a round trip.
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    if !conn.is_in_transaction() {
+                        return Ok(true);
+                    }
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            });
         if backend == Backend::Sqlite {
             pool = pool.after_connect(|conn, _meta| {
                 Box::pin(async move {

@@ -13,6 +13,10 @@ pub enum StoreError {
     /// The database could not be reached or the pool is exhausted.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// The disk under the database is full (SQLite SQLITE_FULL, PostgreSQL 53100): nothing
+    /// was written; the client may retry once space is freed.
+    #[error("database storage full: {0}")]
+    Full(#[source] sqlx::Error),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -52,6 +56,14 @@ impl From<sqlx::Error> for StoreError {
                 }) =>
             {
                 StoreError::Unavailable(e)
+            }
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|c| {
+                    // SQLite: SQLITE_FULL (it has no extended codes); PostgreSQL: disk_full.
+                    c == "13" || c == "53100"
+                }) =>
+            {
+                StoreError::Full(e)
             }
             _ => StoreError::Database(e),
         }

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod action_tokens;
 pub mod bulk;
 pub mod catalog;
+pub mod copy;
 mod db;
 pub mod emails;
 pub mod erasure;

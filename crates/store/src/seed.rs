@@ -481,3 +481,15 @@ pub async fn renewal_ceiling(db: &Db, renewals: usize, z: &RowSizes) -> Result<(
     }
     Ok(())
 }
+
+/// The ids of up to `limit` active accounts, oldest first (for the load benchmark, which
+/// opens a session for each).
+pub async fn active_account_ids(db: &Db, limit: i64) -> Result<Vec<String>> {
+    let mut c = db.conn().await?;
+    Ok(
+        sqlx::query_scalar("SELECT id FROM accounts WHERE state = 'active' ORDER BY id LIMIT $1")
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?,
+    )
+}

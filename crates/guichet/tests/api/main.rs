@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod access_matrix;
 mod accounts;
 mod billing_proof;
 mod catalog;
@@ -14,6 +15,7 @@ mod invoices;
 mod isolation;
 mod lifecycle;
 mod mail_delivery;
+mod migrate_data;
 mod ops;
 mod orders;
 mod payment_methods;
