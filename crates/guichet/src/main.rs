@@ -1,6 +1,7 @@
 //! `guichet`: one binary for the server, the workers and the operator's commands.
 
 mod bench;
+mod bench_panel;
 mod bench_renewals;
 mod billing;
 mod config;

@@ -16,6 +16,7 @@ mod lifecycle;
 mod mail_delivery;
 mod ops;
 mod orders;
+mod panel;
 mod payment_methods;
 mod security;
 mod services;
