@@ -344,6 +344,31 @@ async function main() {
     const head = fs.readFileSync(pdfPath).subarray(0, 5).toString('latin1');
     if (head !== '%PDF-') fail(`the invoice download is not a PDF (${head})`);
 
+    // The account pages: security (reading the events), profile, a support ticket, closure.
+    await page.goto(`${base}/security`);
+    await shot(page, 'security');
+    await axe(page, 'security', axeReport);
+    await page.goto(`${base}/profile`);
+    await page.fill('#f-city', 'Villeurbanne');
+    await submit(page, 'form[action="/profile"]');
+    if (!page.url().includes('done=profile_saved')) fail(`saving the profile led to ${page.url()}`);
+    await shot(page, 'profile');
+    await axe(page, 'profile', axeReport);
+    await page.goto(`${base}/tickets`);
+    await page.selectOption('#f-category', 'technical');
+    await page.fill('#f-subject', 'Question sur mon VPS');
+    await page.fill('#f-message', 'Bonjour, comment changer le noyau ?');
+    await submit(page, 'form[action="/tickets"]');
+    if (!/\/tickets\/[^/?]+\?done=ticket_opened/.test(page.url())) fail(`opening a ticket led to ${page.url()}`);
+    await shot(page, 'ticket');
+    await axe(page, 'ticket', axeReport);
+    await page.goto(`${base}/tickets`);
+    await shot(page, 'tickets');
+    await page.goto(`${base}/closure`);
+    if (!(await page.locator('#h-blockers').count())) fail('the closure page lists no blocker with a live service');
+    await shot(page, 'closure');
+    await axe(page, 'closure', axeReport);
+
     // The language switch.
     await page.goto(`${base}/dashboard`);
     await submit(page, 'form[action="/language"]');

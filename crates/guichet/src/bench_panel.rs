@@ -197,7 +197,7 @@ pub async fn run(iterations: usize, orders: usize) -> Result<()> {
         app.db.backend().as_str()
     );
     println!(
-        "{:<40} {:>10} {:>10} {:>10} {:>12}",
+        "{:<52} {:>10} {:>10} {:>10} {:>12}",
         "page", "median ms", "p99 ms", "HTML KB", "total KB"
     );
     for (path, signed_in) in pages {
@@ -224,7 +224,7 @@ pub async fn run(iterations: usize, orders: usize) -> Result<()> {
         }
         times.sort();
         println!(
-            "{:<40} {:>10.2} {:>10.2} {:>10.1} {:>12.1}",
+            "{:<52} {:>10.2} {:>10.2} {:>10.1} {:>12.1}",
             path,
             pct(&times, 0.5),
             pct(&times, 0.99),

@@ -14,6 +14,7 @@ pub mod i18n;
 mod mail_pages;
 mod service_pages;
 pub mod session;
+mod support_pages;
 
 use crate::AppState;
 use askama::Template;
@@ -150,5 +151,6 @@ pub fn routes() -> Router<AppState> {
         .merge(billing_pages::routes())
         .merge(mail_pages::routes())
         .merge(account_pages::routes())
+        .merge(support_pages::routes())
         .layer(axum::middleware::from_fn(session::guest_csrf))
 }
