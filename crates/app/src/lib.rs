@@ -16,6 +16,7 @@ pub mod export;
 pub mod factors;
 pub mod fulfilment;
 pub mod gateway;
+pub mod health;
 pub mod idempotency;
 pub mod ids;
 pub mod invoice_pdf;

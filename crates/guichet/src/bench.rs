@@ -52,6 +52,15 @@ pub enum BenchCommand {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// The customer panel: each page's server render time (median, p99) at demo scale and
+    /// its weight (HTML + CSS + JS).
+    Panel {
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
+        /// Paid orders seeded for the demo customer (each delivers a service).
+        #[arg(long, default_value_t = 6)]
+        orders: usize,
+    },
     /// Invoice PDFs (PDF/A-3b + Factur-X XML) rendered per second, on every core.
     Pdf {
         #[arg(long, default_value_t = 2_000)]
@@ -70,6 +79,9 @@ pub async fn run(cmd: BenchCommand) -> Result<()> {
             database_url,
         } => api(requests, concurrency, database_url).await,
         BenchCommand::Pdf { count, lines } => pdf(count, lines),
+        BenchCommand::Panel { iterations, orders } => {
+            crate::bench_panel::run(iterations.max(1), orders).await
+        }
         BenchCommand::Renewals {
             services,
             per_account,

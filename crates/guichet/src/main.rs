@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_load;
+mod bench_panel;
 mod bench_renewals;
 mod billing;
 mod config;

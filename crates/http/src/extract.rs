@@ -129,8 +129,11 @@ fn bearer(parts: &Parts) -> Option<&str> {
 }
 
 pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+    cookie_in(&parts.headers, name)
+}
+
+pub fn cookie_in<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -142,7 +145,7 @@ pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 
 /// A cookie-authenticated unsafe request must come from our own pages: its `Origin` (or, when
 /// a browser sends none, `Sec-Fetch-Site`) must say same-origin.
-fn csrf_ok(parts: &Parts, public_url: &str) -> bool {
+pub(crate) fn csrf_ok(parts: &Parts, public_url: &str) -> bool {
     if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return true;
     }

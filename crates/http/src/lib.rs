@@ -1,5 +1,5 @@
 //! Guichet's HTTP surface: the JSON API under `/api/v1`, its OpenAPI document, and the
-//! operations endpoints. Handlers parse input, call one use case of `guichet-app`, and map its
+//! operations endpoints, and the customer panel (server-rendered HTML, `panel`). Handlers parse input, call one use case of `guichet-app`, and map its
 //! answer; they never touch SQL.
 
 mod error;
@@ -7,6 +7,7 @@ mod extract;
 mod idempotent;
 mod middleware;
 pub mod openapi;
+pub mod panel;
 mod routes;
 
 pub use error::{ApiError, ErrorBody};
@@ -24,5 +25,5 @@ pub struct AppState {
 
 /// The whole HTTP application, with its middleware.
 pub fn router(state: AppState) -> Router {
-    middleware::wrap(routes::routes(), state)
+    middleware::wrap(routes::routes().merge(panel::routes()), state)
 }

@@ -58,12 +58,13 @@ async fn not_found() -> Response {
 async fn json_rejections(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
-    let is_json = resp
+    // JSON answers, and the panel's own HTML error pages, are already what they should be.
+    let is_ours = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !status.is_client_error() || is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if !status.is_client_error() || is_ours {
         return resp;
     }
     let allow = resp.headers().get(header::ALLOW).cloned();

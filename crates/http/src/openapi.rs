@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the wire types.
 
 use crate::routes::{
-    admin, admin_orders, auth, catalog, closure, invoices, me, ops, orders, payment_methods,
-    services, tickets,
+    admin, admin_orders, auth, catalog, closure, health, invoices, me, ops, orders,
+    payment_methods, services, tickets,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -66,6 +66,7 @@ impl Modify for Security {
         tickets::admin_reply, tickets::admin_state, tickets::admin_assign, tickets::admin_download_attachment,
         closure::closure_status, closure::request_closure, closure::confirm_closure, closure::export,
         closure::admin_closures,
+        health::account_health,
     ),
     modifiers(&Security),
     tags(

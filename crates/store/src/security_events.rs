@@ -46,3 +46,42 @@ pub async fn list_for_account(
     .fetch_all(c)
     .await?)
 }
+
+/// Event kinds that are routine and never need the holder's attention.
+pub const ROUTINE_KINDS: [&str; 5] = [
+    "login",
+    "logout",
+    "reauth",
+    "account_created",
+    "email_verified",
+];
+
+/// Events of the account newer than its last reading that are not routine.
+pub async fn count_unseen(c: &mut AnyConnection, account_id: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM security_events e JOIN accounts a ON a.id = e.account_id \
+         WHERE e.account_id = $1 AND e.created_at > COALESCE(a.security_events_seen_at, 0) \
+         AND e.kind NOT IN ($2, $3, $4, $5, $6)",
+    )
+    .bind(account_id)
+    .bind(ROUTINE_KINDS[0])
+    .bind(ROUTINE_KINDS[1])
+    .bind(ROUTINE_KINDS[2])
+    .bind(ROUTINE_KINDS[3])
+    .bind(ROUTINE_KINDS[4])
+    .fetch_one(c)
+    .await?)
+}
+
+/// The holder read the events up to `at`.
+pub async fn mark_seen(c: &mut AnyConnection, account_id: &str, at: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE accounts SET security_events_seen_at = $2 WHERE id = $1 \
+         AND COALESCE(security_events_seen_at, 0) < $2",
+    )
+    .bind(account_id)
+    .bind(at)
+    .execute(c)
+    .await?;
+    Ok(())
+}

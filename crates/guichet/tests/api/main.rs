@@ -18,6 +18,7 @@ mod mail_delivery;
 mod migrate_data;
 mod ops;
 mod orders;
+mod panel;
 mod payment_methods;
 mod security;
 mod services;

@@ -106,7 +106,7 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-fn session_cookie(s: &AppState, value: &str, max_age: i64) -> HeaderValue {
+pub(crate) fn session_cookie(s: &AppState, value: &str, max_age: i64) -> HeaderValue {
     let secure = if s.app.config.secure_cookies() {
         "; Secure"
     } else {

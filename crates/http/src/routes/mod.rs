@@ -5,6 +5,7 @@ pub(crate) mod admin_orders;
 pub(crate) mod auth;
 pub(crate) mod catalog;
 pub(crate) mod closure;
+pub(crate) mod health;
 pub(crate) mod invoices;
 pub(crate) mod me;
 pub(crate) mod ops;
@@ -30,4 +31,5 @@ pub fn routes() -> Router<AppState> {
         .merge(admin_orders::routes())
         .merge(tickets::routes())
         .merge(closure::routes())
+        .merge(health::routes())
 }
