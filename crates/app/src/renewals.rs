@@ -64,24 +64,46 @@ impl Quote {
     pub fn total(&self) -> String {
         format_money(self.line.total_minor, &self.currency)
     }
+
+    /// The priced line.
+    pub(crate) fn line(&self) -> &LineRow {
+        &self.line
+    }
 }
 
-/// Price `periods` more periods of `s` for `account`, today.
+/// Price `periods` more periods of `s` for `account`, today: at the plan of a pending
+/// downgrade if there is one, else at the plan of the renewal period, else its own plan.
 pub(crate) async fn quote(
     app: &App,
     account: &AccountRow,
     s: &ServiceRow,
     periods: i64,
 ) -> Result<Quote> {
+    let pending = {
+        let mut c = app.db.conn().await?;
+        crate::plan_changes::renewal_plan(&mut c, &s.id).await?
+    };
+    quote_with(app, account, s, periods, pending.as_deref()).await
+}
+
+/// [`quote`] at `plan` when given (a downgrade pending or just cancelled).
+pub(crate) async fn quote_with(
+    app: &App,
+    account: &AccountRow,
+    s: &ServiceRow,
+    periods: i64,
+    plan: Option<&str>,
+) -> Result<Quote> {
     let today = crate::clock::utc_date(app.now_ms()).ok_or_else(|| AppError::internal("clock"))?;
     let e = expiration(s)?;
     let mut c = app.db.conn().await?;
-    let plan = match s.renewal_period.as_deref() {
-        Some(p) => catalog::plans(&mut c, true)
+    let plan = match (plan, s.renewal_period.as_deref()) {
+        (Some(code), _) => catalog::plan(&mut c, code).await?,
+        (None, Some(p)) => catalog::plans(&mut c, true)
             .await?
             .into_iter()
             .find(|x| x.product_code == s.product_code && x.period == p),
-        None => None,
+        (None, None) => None,
     };
     let plan = match plan {
         Some(p) => p,
@@ -395,6 +417,7 @@ pub(crate) async fn apply_paid(
                 "the service changed meanwhile",
             ));
         }
+        crate::plan_changes::after_renewal_in(app, c, &s, &l.plan_code, &order.id).await?;
         let reactivated = s.state == "suspended";
         mail::enqueue(
             app,
@@ -472,6 +495,7 @@ pub(crate) async fn cancel_open_in(
         .await?
         {
             order_store::set_cancel_reason(c, &o.id, "service_deleted").await?;
+            crate::plan_changes::after_order_cancelled(app, c, &o).await?;
             record_event(
                 app,
                 c,

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod action_tokens;
 pub mod catalog;
+pub mod credit;
 mod db;
 pub mod emails;
 pub mod erasure;
@@ -22,6 +23,7 @@ pub mod operators;
 pub mod orders;
 pub mod payment_methods;
 pub mod payments;
+pub mod plan_changes;
 pub mod rate_limits;
 pub mod refunds;
 pub mod security_events;
@@ -31,6 +33,7 @@ pub mod sessions;
 pub mod settings;
 pub mod sms;
 pub mod tickets;
+pub mod vouchers;
 pub mod webhooks;
 
 pub use db::{Backend, Db, DbOptions, Tx, redact_url};

@@ -17,6 +17,7 @@ mod mail_delivery;
 mod ops;
 mod orders;
 mod payment_methods;
+mod plan_changes;
 mod security;
 mod services;
 mod stripe;

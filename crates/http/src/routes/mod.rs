@@ -10,6 +10,7 @@ pub(crate) mod me;
 pub(crate) mod ops;
 pub(crate) mod orders;
 pub(crate) mod payment_methods;
+pub(crate) mod plans_credit;
 pub(crate) mod services;
 pub(crate) mod tickets;
 
@@ -30,4 +31,5 @@ pub fn routes() -> Router<AppState> {
         .merge(admin_orders::routes())
         .merge(tickets::routes())
         .merge(closure::routes())
+        .merge(plans_credit::routes())
 }
