@@ -28,6 +28,9 @@ pub(crate) async fn after_payment(
     if order.kind == "renewal" {
         return crate::renewals::apply_paid(app, c, order, account).await;
     }
+    if order.kind == crate::plan_changes::ORDER_KIND {
+        return crate::plan_changes::apply_paid(app, c, order, account).await;
+    }
     let lang = language_of(account);
     record_event(
         app,
@@ -82,7 +85,7 @@ async fn start_delivery(
         None,
     )
     .await?;
-    let lines = order_store::lines(c, &order.id).await?;
+    let lines = deliverable(order_store::lines(c, &order.id).await?);
     if builtin(app, c, &lines).await? {
         deliver_in(app, c, order, account, &lines, &[], "provisioner").await?;
     } else {
@@ -96,6 +99,14 @@ async fn start_delivery(
         .await?;
     }
     Ok(())
+}
+
+/// The lines a service is delivered for (a voucher's discount line is not one).
+fn deliverable(lines: Vec<LineRow>) -> Vec<LineRow> {
+    lines
+        .into_iter()
+        .filter(|l| !crate::vouchers::is_discount(l))
+        .collect()
 }
 
 /// Whether the built-in provisioner delivers these lines (all instant, or configured so).
@@ -323,7 +334,7 @@ pub async fn report_delivery(
                     "this order is not being delivered",
                 ));
             }
-            let lines = order_store::lines(tx.conn(), order_id).await?;
+            let lines = deliverable(order_store::lines(tx.conn(), order_id).await?);
             for (i, s) in report.services.iter().enumerate() {
                 let ok = lines.iter().any(|l| {
                     l.line_no == s.line && (1..=l.quantity).contains(&s.unit.unwrap_or(1))

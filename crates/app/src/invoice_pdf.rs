@@ -72,11 +72,25 @@ pub fn to_pdf_model(d: &InvoiceDocument) -> guichet_pdf::Invoice {
         vat_total_minor: d.vat_total_minor,
         grand_total_minor: d.grand_total_minor,
         tax_treatment: d.tax_treatment.clone(),
-        payment: d.payment.as_ref().map(|p| guichet_pdf::Payment {
-            date: p.date.clone(),
-            method: p.method.clone(),
-            amount_minor: p.amount_minor,
-        }),
+        // The account credit is a payment too: one status line names both means.
+        payment: match (&d.payment, &d.credit_payment) {
+            (Some(p), Some(c)) => Some(guichet_pdf::Payment {
+                date: p.date.clone(),
+                method: format!(
+                    "{} + {} {}",
+                    p.method,
+                    c.method,
+                    crate::orders::format_money(c.amount_minor, &d.currency)
+                ),
+                amount_minor: p.amount_minor + c.amount_minor,
+            }),
+            (Some(p), None) | (None, Some(p)) => Some(guichet_pdf::Payment {
+                date: p.date.clone(),
+                method: p.method.clone(),
+                amount_minor: p.amount_minor,
+            }),
+            (None, None) => None,
+        },
         mentions: {
             let mut m = d.mentions.clone();
             if let Some(r) = &d.reason {

@@ -91,6 +91,10 @@ pub struct InvoiceDocument {
     pub tax_treatment: String,
     pub tax_country: Option<String>,
     pub payment: Option<PaymentDoc>,
+    /// The part of the total paid with the account's credit balance, if any (`payment` is
+    /// then the rest, charged to the payment method).
+    #[serde(default)]
+    pub credit_payment: Option<PaymentDoc>,
     pub mentions: Vec<String>,
     pub order_number: Option<String>,
     /// For a credit note: the invoice it corrects, and why.
@@ -285,7 +289,8 @@ pub(crate) async fn issue_for_order(
     let lines = order_store::lines(c, &order.id).await?;
     let year = i64::from(today_of(app)?.year());
     let seq = invoices::next_seq(c, INVOICE, year).await?;
-    let (row, mail) = order_invoice(app, order, &lines, account, method, seq)?;
+    let credit = crate::credit::applied_to_order(c, &order.id).await?;
+    let (row, mail) = order_invoice(app, order, &lines, account, method, credit, seq)?;
     invoices::insert(c, &row).await?;
     mail::enqueue(app, c, &recipient(account), &mail).await?;
     Ok(Some(row))
@@ -295,14 +300,16 @@ fn today_of(app: &App) -> Result<jiff::civil::Date> {
     crate::clock::utc_date(app.now_ms()).ok_or_else(|| AppError::internal("clock"))
 }
 
-/// The invoice of a paid order under number `seq` of this year's series, and its mail; not
-/// yet written (the billing run writes many at once).
+/// The invoice of a paid order under number `seq` of this year's series (`credit` of it paid
+/// from the account's credit, the rest by `method`), and its mail; not yet written (the
+/// billing run writes many at once).
 pub(crate) fn order_invoice(
     app: &App,
     order: &OrderRow,
     lines: &[LineRow],
     account: &AccountRow,
     method: &str,
+    credit: i64,
     seq: i64,
 ) -> Result<(InvoiceRow, MailKind)> {
     let now = app.now_ms();
@@ -321,7 +328,9 @@ pub(crate) fn order_invoice(
                 .and_then(|p| guichet_domain::period::expiration_after(today, p, 1))
                 .map(|d| d.to_string())
         });
+        let discount = crate::vouchers::is_discount(l);
         let what = match &l.domain {
+            _ if discount => l.plan_name.clone(),
             Some(d) => format!("{} — {} ({d})", l.product_name, l.plan_name),
             None => format!("{} — {}", l.product_name, l.plan_name),
         };
@@ -334,8 +343,8 @@ pub(crate) fn order_invoice(
             } else {
                 what
             },
-            period_start: Some(start),
-            period_end: end,
+            period_start: (!discount).then_some(start),
+            period_end: end.filter(|_| !discount),
             quantity: l.quantity,
             unit_price_minor: l.unit_price_minor + l.setup_fee_minor,
             vat_rate_bp: l.vat_rate_bp,
@@ -368,10 +377,15 @@ pub(crate) fn order_invoice(
         grand_total_minor: order.total_minor,
         tax_treatment: order.tax_treatment.clone(),
         tax_country: order.tax_country.clone(),
-        payment: Some(PaymentDoc {
+        payment: (order.total_minor == 0 || credit < order.total_minor).then(|| PaymentDoc {
             date: today.to_string(),
             method: method.to_owned(),
-            amount_minor: order.total_minor,
+            amount_minor: order.total_minor - credit,
+        }),
+        credit_payment: (credit > 0).then(|| PaymentDoc {
+            date: today.to_string(),
+            method: crate::credit::label(lang).to_owned(),
+            amount_minor: credit,
         }),
         mentions: mentions(&order.tax_treatment, lang, account.kind == "company"),
         order_number: Some(order.number.clone()),
@@ -579,8 +593,11 @@ pub struct CreditInput {
     pub reason: String,
     /// Amount to credit, VAT included, in minor units; default: all that is not credited yet.
     pub amount_minor: Option<i64>,
-    /// Refund the amount through the gateway that took the payment (default true).
+    /// Refund the amount through the gateway that took the payment (default true). The part
+    /// of it the account's credit paid goes back to the credit balance.
     pub refund: Option<bool>,
+    /// Credit the amount to the account's credit balance instead of refunding it.
+    pub to_balance: Option<bool>,
 }
 
 /// An operator issues a credit note for all or part of an invoice (audited); with a refund,
@@ -704,6 +721,7 @@ pub async fn credit(
         number: number.clone(),
         issue_date: today.to_string(),
         payment: None,
+        credit_payment: None,
         credited_invoice_number: Some(original.number.clone()),
         reason: Some(reason.to_owned()),
         lines,
@@ -735,11 +753,42 @@ pub async fn credit(
         created_at: now,
     };
     invoices::insert(tx.conn(), &row).await?;
-    let refund = if input.refund.unwrap_or(true) {
+    let to_balance = input.to_balance.unwrap_or(false);
+    let refund = if input.refund.unwrap_or(true) && !to_balance {
         crate::refunds::plan(app, tx.conn(), &original, &row).await?
     } else {
         None
     };
+    // What the gateway does not give back goes to the balance: all of it when asked, else
+    // the part the account's credit had paid.
+    let back_to_balance = if to_balance {
+        amount
+    } else if input.refund.unwrap_or(true) {
+        let credit_paid = match &original.order_id {
+            Some(o) => crate::credit::applied_to_order(tx.conn(), o).await?,
+            None => 0,
+        };
+        (amount - refund.as_ref().map_or(0, |r| r.amount_minor)).min(credit_paid)
+    } else {
+        0
+    };
+    if back_to_balance > 0 {
+        crate::credit::add_in(
+            app,
+            tx.conn(),
+            &original.account_id,
+            &row.currency,
+            back_to_balance,
+            guichet_domain::credit::MovementKind::CreditNote,
+            crate::credit::Refs {
+                reason: Some(format!("{}: {reason}", row.number)),
+                invoice_id: Some(row.id.clone()),
+                operator_id: Some(op.key_id.clone()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
     mail::enqueue(
         app,
         tx.conn(),

@@ -120,7 +120,7 @@ pub struct OrderView {
     pub id: String,
     /// The number quoted in mails and on the invoice.
     pub number: String,
-    /// `new` or `renewal`.
+    /// `new`, `renewal` or `plan_change` (an upgrade's prorated difference).
     pub kind: String,
     /// `not_paid`, `checking`, `documents_requested`, `delivering`, `delivered` or `cancelled`.
     pub status: String,
@@ -128,6 +128,8 @@ pub struct OrderView {
     pub net_minor: i64,
     pub vat_minor: i64,
     pub total_minor: i64,
+    /// The part of the total paid with the account's credit balance (applied when paying).
+    pub credit_applied_minor: i64,
     /// `domestic`, `oss`, `reverse_charge`, `outside_scope` or `exempt`.
     pub tax_treatment: String,
     pub tax_country: Option<String>,
@@ -624,6 +626,7 @@ pub async fn get(app: &App, account_id: Option<&str>, id: &str) -> Result<OrderV
     let events = orders::events(&mut c, id).await?;
     let pays = payments::of_order(&mut c, id).await?;
     let docs = orders::documents(&mut c, id).await?;
+    let credit_applied = crate::credit::applied_to_order(&mut c, id).await?;
     let instructions = events
         .iter()
         .rev()
@@ -693,6 +696,7 @@ pub async fn get(app: &App, account_id: Option<&str>, id: &str) -> Result<OrderV
         net_minor: o.net_minor,
         vat_minor: o.vat_minor,
         total_minor: o.total_minor,
+        credit_applied_minor: credit_applied,
         tax_treatment: o.tax_treatment,
         tax_country: o.tax_country,
         expires_at: rfc3339(o.expires_at),
@@ -772,6 +776,7 @@ pub(crate) async fn cancel_in(
         return Ok(false);
     }
     orders::set_cancel_reason(c, &order.id, reason).await?;
+    crate::plan_changes::after_order_cancelled(app, c, order).await?;
     record_event(app, c, &order.id, label, reason.to_owned(), actor, None).await?;
     mail::enqueue(app, c, &recipient(account), &MailKind::Order(mail)).await?;
     crate::provisioning::emit(

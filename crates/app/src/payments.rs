@@ -127,7 +127,21 @@ pub async fn pay_order(
     check_payable(app, &order)?;
     let now = app.now_ms();
     let payment_id = ids::new_id(now);
-    let means = means(app, account_id, order.total_minor, input).await?;
+    // The account's credit pays first: when it looks like covering the order, no payment
+    // method is needed (checked again under the lock below).
+    let covered = {
+        let mut c = app.db.conn().await?;
+        let applied = crate::credit::applied_to_order(&mut c, order_id).await?;
+        let balance = crate::credit::balance(&mut c, account_id, &order.currency).await?;
+        (applied > 0 && applied >= order.total_minor)
+            || (applied == 0 && balance >= order.total_minor)
+    };
+    let credit_method = credit_label(app, account_id).await;
+    let means = match means(app, account_id, order.total_minor, input).await {
+        Ok(m) => m,
+        Err(_) if covered => Means::Free,
+        Err(e) => return Err(e),
+    };
     let (gateway, source, label, method_id) = match &means {
         Means::Free => (None, "free".to_owned(), None, None),
         Means::Charge {
@@ -148,7 +162,7 @@ pub async fn pay_order(
             Some(method_id.clone()),
         ),
     };
-    let transfer = matches!(means, Means::Transfer { .. });
+    let mut transfer = matches!(means, Means::Transfer { .. });
 
     let mut tx = app.db.begin().await?;
     // Lock the order row (PostgreSQL) and check it is still unpaid, so a cancellation and a
@@ -164,11 +178,26 @@ pub async fn pay_order(
         drop(tx);
         return Err(already_paying(app, order_id).await);
     }
+    // Under the order's lock, in the payment's transaction: the credit is debited once.
+    let credit = crate::credit::apply_to_order_in(app, tx.conn(), &order).await?;
+    let rest = order.total_minor - credit;
+    let (gateway, source, label, method_id) = if rest == 0 && order.total_minor > 0 {
+        transfer = false;
+        (None, "credit".to_owned(), Some(credit_method), None)
+    } else if rest > 0 && matches!(means, Means::Free) {
+        drop(tx);
+        return Err(AppError::conflict(
+            "credit_changed",
+            "the account's credit no longer covers this order: pay again with a payment method",
+        ));
+    } else {
+        (gateway, source, label, method_id)
+    };
     let row = PaymentRow {
         id: payment_id.clone(),
         account_id: account_id.to_owned(),
         order_id: order_id.to_owned(),
-        amount_minor: order.total_minor,
+        amount_minor: rest,
         currency: order.currency.clone(),
         state: "pending".into(),
         gateway: if transfer {
@@ -225,6 +254,19 @@ pub async fn pay_order(
     };
     settle(app, &row, &outcome).await?;
     orders::get(app, Some(account_id), order_id).await
+}
+
+/// How a payment entirely made with the account's credit is named.
+async fn credit_label(app: &App, account_id: &str) -> String {
+    let lang = match app.db.conn().await {
+        Ok(mut c) => guichet_store::accounts::by_id(&mut c, account_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|a| language_of(&a)),
+        Err(_) => None,
+    };
+    crate::credit::label(lang.unwrap_or(Language::En)).to_owned()
 }
 
 fn not_payable() -> AppError {
@@ -518,7 +560,13 @@ pub(crate) async fn charge_renewal(
         payment_method_id: None,
         source: None,
     };
+    let covered = {
+        let mut c = app.db.conn().await?;
+        crate::credit::balance(&mut c, &order.account_id, &order.currency).await?
+            >= order.total_minor
+    };
     let means = match means(app, &order.account_id, order.total_minor, &input).await {
+        Ok(Means::Transfer { .. }) | Err(_) if covered => Means::Free,
         Ok(Means::Transfer { .. }) => {
             return Ok(RenewalCharge::NoMethod(AppError::conflict(
                 "payment_method_manual",
@@ -554,11 +602,34 @@ pub(crate) async fn charge_renewal(
             {
                 return Ok(RenewalCharge::Nothing);
             }
+            // The account's credit pays first, the default method the rest.
+            let credit = crate::credit::apply_to_order_in(app, tx.conn(), order).await?;
+            let rest = order.total_minor - credit;
+            let (gateway, source, label, method_id) = if rest == 0 && order.total_minor > 0 {
+                let lang = crate::orders::account_of(tx.conn(), order)
+                    .await
+                    .map(|a| language_of(&a))
+                    .unwrap_or(Language::En);
+                (
+                    None,
+                    "credit".to_owned(),
+                    Some(crate::credit::label(lang).to_owned()),
+                    None,
+                )
+            } else if rest > 0 && gateway.is_none() && order.total_minor > 0 {
+                // The credit looked like covering it, but a concurrent order spent it.
+                return Ok(RenewalCharge::NoMethod(AppError::conflict(
+                    "credit_changed",
+                    "the account's credit no longer covers this renewal",
+                )));
+            } else {
+                (gateway, source, label, method_id)
+            };
             let row = PaymentRow {
                 id: ids::new_id(now),
                 account_id: order.account_id.clone(),
                 order_id: order.id.clone(),
-                amount_minor: order.total_minor,
+                amount_minor: rest,
                 currency: order.currency.clone(),
                 state: "pending".into(),
                 gateway: gateway.map_or("none", Gateway::name).to_owned(),

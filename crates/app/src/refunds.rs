@@ -37,7 +37,8 @@ pub(crate) async fn plan(
         credit_note_id: credit_note.id.clone(),
         payment_id: p.id.clone(),
         account_id: invoice.account_id.clone(),
-        amount_minor: credit_note.total_minor,
+        // Never more than the charge took (the account's credit may have paid the rest).
+        amount_minor: credit_note.total_minor.min(p.amount_minor),
         currency: credit_note.currency.clone(),
         state: "pending".into(),
         gateway: p.gateway.clone(),

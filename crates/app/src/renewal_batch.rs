@@ -8,8 +8,9 @@
 //! are the same (`{service}:{E}` for the order, `renewal:{order}:{day}` for the charge), so a
 //! crash anywhere leaves work the one-service path finishes: an order already placed, a
 //! payment pending whose charge is sent again under its key. Anything out of the ordinary
-//! (an order already there, no usable card, a free renewal, a declined or unanswered charge,
-//! a service changed meanwhile) is left to that path.
+//! (an order already there, no usable card, credit on the account to spend first, a plan
+//! change in progress, a free renewal, a declined or unanswered charge, a service changed
+//! meanwhile) is left to that path.
 
 use crate::accounts::{language_of, recipient};
 use crate::gateway::{ChargeRequest, Gateway, Outcome};
@@ -154,6 +155,18 @@ async fn prepare(app: &App, batch: Vec<Job>) -> Result<Prepared> {
             .into_iter()
             .map(|m| (m.account_id.clone(), m))
             .collect();
+    // Credit to spend first, or a plan change in progress: the one-service path does those.
+    let credit: std::collections::HashSet<(String, String)> =
+        guichet_store::credit::positive_of(&mut c, &account_ids)
+            .await?
+            .into_iter()
+            .map(|b| (b.account_id, b.currency))
+            .collect();
+    let changing: std::collections::HashSet<String> =
+        guichet_store::plan_changes::pending_services(&mut c, &ids)
+            .await?
+            .into_iter()
+            .collect();
     let keys: Vec<String> = services.values().map(renewals::renewal_key).collect();
     let placed: std::collections::HashSet<String> = order_store::by_renewal_keys(&mut c, &keys)
         .await?
@@ -173,7 +186,9 @@ async fn prepare(app: &App, batch: Vec<Job>) -> Result<Prepared> {
             && s.expires_on == e
             && s.renewal_mode == RenewalMode::Automatic.as_str()
             && s.termination_requested_at.is_none()
-            && !placed.contains(&renewals::renewal_key(&s));
+            && !placed.contains(&renewals::renewal_key(&s))
+            && !changing.contains(&s.id)
+            && !credit.contains(&(s.account_id.clone(), s.currency.clone()));
         let account = accounts.get(&s.account_id).filter(|a| a.state == "active");
         let method = methods.get(&s.account_id).filter(|m| {
             m.kind != "bank_transfer" && m.token.is_some() && status_of(app, m).usable()
@@ -187,7 +202,7 @@ async fn prepare(app: &App, batch: Vec<Job>) -> Result<Prepared> {
         };
         let key = renewals::plan_key(&s);
         if !plans.contains_key(&key) {
-            let rp = renewals::renewal_plan(&mut c, &s).await.ok();
+            let rp = renewals::renewal_plan(&mut c, &s, None).await.ok();
             plans.insert(key.clone(), rp);
         }
         let Some(Some(rp)) = plans.get(&key) else {
@@ -199,7 +214,7 @@ async fn prepare(app: &App, batch: Vec<Job>) -> Result<Prepared> {
             vat.insert(account.id.clone(), v);
         }
         let v = vat.get(&account.id).cloned().flatten();
-        let Ok(q) = renewals::quote_with(app, account, v.as_deref(), &s, rp, 1) else {
+        let Ok(q) = renewals::quote_from(app, account, v.as_deref(), &s, rp, 1) else {
             rest.push(job);
             continue;
         };
@@ -346,6 +361,7 @@ async fn settle(
             std::slice::from_ref(&i.line),
             account,
             label,
+            0,
             first + k as i64,
         )?;
         invoices.push(inv);

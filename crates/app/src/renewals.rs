@@ -64,10 +64,16 @@ impl Quote {
     pub fn total(&self) -> String {
         format_money(self.line.total_minor, &self.currency)
     }
+
+    /// The priced line.
+    pub(crate) fn line(&self) -> &LineRow {
+        &self.line
+    }
 }
 
-/// What a service renews at: the plan (the renewal period's one if it differs), its product's
-/// name and its price in the service's currency. Read once per distinct plan in a batch.
+/// What a service renews at: the plan (a pending downgrade's, else the renewal period's one
+/// if it differs, else its own), its product's name and its price in the service's currency.
+/// Read once per distinct plan in a batch.
 #[derive(Clone)]
 pub(crate) struct RenewalPlan {
     plan: catalog::PlanRow,
@@ -75,7 +81,7 @@ pub(crate) struct RenewalPlan {
     price: catalog::PriceRow,
 }
 
-/// The plan key [`renewal_plan`] depends on.
+/// The plan key [`renewal_plan`] depends on (for a service without a pending plan change).
 pub(crate) fn plan_key(s: &ServiceRow) -> (String, String, String, String) {
     (
         s.product_code.clone(),
@@ -85,13 +91,19 @@ pub(crate) fn plan_key(s: &ServiceRow) -> (String, String, String, String) {
     )
 }
 
-pub(crate) async fn renewal_plan(c: &mut AnyConnection, s: &ServiceRow) -> Result<RenewalPlan> {
-    let plan = match s.renewal_period.as_deref() {
-        Some(p) => catalog::plans(c, true)
+/// The plan `s` renews at, `plan` first when given (a downgrade pending or just cancelled).
+pub(crate) async fn renewal_plan(
+    c: &mut AnyConnection,
+    s: &ServiceRow,
+    plan: Option<&str>,
+) -> Result<RenewalPlan> {
+    let plan = match (plan, s.renewal_period.as_deref()) {
+        (Some(code), _) => catalog::plan(c, code).await?,
+        (None, Some(p)) => catalog::plans(c, true)
             .await?
             .into_iter()
             .find(|x| x.product_code == s.product_code && x.period == p),
-        None => None,
+        (None, None) => None,
     };
     let plan = match plan {
         Some(p) => p,
@@ -119,23 +131,39 @@ pub(crate) async fn renewal_plan(c: &mut AnyConnection, s: &ServiceRow) -> Resul
     })
 }
 
-/// Price `periods` more periods of `s` for `account`, today.
+/// Price `periods` more periods of `s` for `account`, today: at the plan of a pending
+/// downgrade if there is one, else at the plan of the renewal period, else its own plan.
 pub(crate) async fn quote(
     app: &App,
     account: &AccountRow,
     s: &ServiceRow,
     periods: i64,
 ) -> Result<Quote> {
+    let pending = {
+        let mut c = app.db.conn().await?;
+        crate::plan_changes::renewal_plan(&mut c, &s.id).await?
+    };
+    quote_with(app, account, s, periods, pending.as_deref()).await
+}
+
+/// [`quote`] at `plan` when given (a downgrade pending or just cancelled).
+pub(crate) async fn quote_with(
+    app: &App,
+    account: &AccountRow,
+    s: &ServiceRow,
+    periods: i64,
+    plan: Option<&str>,
+) -> Result<Quote> {
     let rp = {
         let mut c = app.db.conn().await?;
-        renewal_plan(&mut c, s).await?
+        renewal_plan(&mut c, s, plan).await?
     };
     let vat = orders::reverse_charge_number(app, account).await;
-    quote_with(app, account, vat.as_deref(), s, &rp, periods)
+    quote_from(app, account, vat.as_deref(), s, &rp, periods)
 }
 
 /// [`quote`] from the plan already read and the account's reverse-charge VAT number.
-pub(crate) fn quote_with(
+pub(crate) fn quote_from(
     app: &App,
     account: &AccountRow,
     vat: Option<&str>,
@@ -532,6 +560,7 @@ pub(crate) async fn apply_paid(
                 "the service changed meanwhile",
             ));
         }
+        crate::plan_changes::after_renewal_in(app, c, &s, &l.plan_code, &order.id).await?;
         mail::enqueue(app, c, &recipient(account), &r.mail).await?;
         guichet_store::webhooks::insert_many(c, &r.webhooks).await?;
     }
@@ -572,6 +601,7 @@ pub(crate) async fn cancel_open_in(
         .await?
         {
             order_store::set_cancel_reason(c, &o.id, "service_deleted").await?;
+            crate::plan_changes::after_order_cancelled(app, c, &o).await?;
             record_event(
                 app,
                 c,

@@ -37,8 +37,43 @@ pub struct ServiceView {
     pub next_dates: Option<NextDatesView>,
     /// What is scheduled or expected: `termination_scheduled`, `renewal_automatic`,
     /// `renewal_manual_due`, or `pay_to_reactivate` (suspended: pay its renewal order, or
-    /// `POST …/renew`, before the deletion date).
+    /// `POST …/renew`, before the deletion date); then `plan_change_pending` while a plan
+    /// change waits for its payment or the renewal (see `pending_plan_change`).
     pub pending_actions: Vec<String>,
+    /// The plan the service moves to at its next renewal (a downgrade), or once its order is
+    /// paid (an upgrade); cancel a downgrade with `DELETE …/plan-change`.
+    pub pending_plan_change: Option<PendingPlanChange>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PendingPlanChange {
+    pub id: String,
+    pub plan: String,
+    /// `upgrade` or `downgrade`.
+    pub direction: String,
+    /// The upgrade's order to pay.
+    pub order_id: Option<String>,
+    pub cancellable: bool,
+}
+
+/// Fill in the plan change in progress of each view.
+async fn with_plan_changes(
+    c: &mut guichet_store::AnyConnection,
+    mut views: Vec<ServiceView>,
+) -> Result<Vec<ServiceView>> {
+    for v in &mut views {
+        if let Some(p) = guichet_store::plan_changes::pending_of(c, &v.id).await? {
+            v.pending_actions.push("plan_change_pending".to_owned());
+            v.pending_plan_change = Some(PendingPlanChange {
+                cancellable: p.direction == "downgrade",
+                id: p.id,
+                plan: p.to_plan,
+                direction: p.direction,
+                order_id: p.order_id,
+            });
+        }
+    }
+    Ok(views)
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -119,6 +154,7 @@ pub fn view(app: &App, s: ServiceRow) -> ServiceView {
         },
         next_dates: next,
         pending_actions: pending,
+        pending_plan_change: None,
         deleted_at: s.deleted_at.map(rfc3339),
         id: s.id,
         display_name: s.display_name,
@@ -134,11 +170,12 @@ pub fn view(app: &App, s: ServiceRow) -> ServiceView {
 
 pub async fn list(app: &App, account_id: &str) -> Result<Vec<ServiceView>> {
     let mut c = app.db.conn().await?;
-    Ok(services::list_for_account(&mut c, account_id)
+    let views = services::list_for_account(&mut c, account_id)
         .await?
         .into_iter()
         .map(|s| view(app, s))
-        .collect())
+        .collect();
+    with_plan_changes(&mut c, views).await
 }
 
 /// One service; `account_id` scopes it to a customer (`None` for operators).
@@ -147,8 +184,10 @@ pub async fn get(app: &App, account_id: Option<&str>, id: &str) -> Result<Servic
         return Err(AppError::not_found("service_not_found"));
     }
     let mut c = app.db.conn().await?;
-    services::get(&mut c, id, account_id)
+    let v = services::get(&mut c, id, account_id)
         .await?
         .map(|s| view(app, s))
-        .ok_or_else(|| AppError::not_found("service_not_found"))
+        .ok_or_else(|| AppError::not_found("service_not_found"))?;
+    let mut v = with_plan_changes(&mut c, vec![v]).await?;
+    v.pop().ok_or_else(|| AppError::internal("service view"))
 }

@@ -18,7 +18,7 @@ pub(crate) async fn await_transfer(
     app: &App,
     c: &mut AnyConnection,
     order: &OrderRow,
-    _payment: &PaymentRow,
+    payment: &PaymentRow,
 ) -> Result<()> {
     let bank = app.config.bank_transfer.clone().ok_or_else(|| {
         AppError::conflict(
@@ -27,7 +27,8 @@ pub(crate) async fn await_transfer(
         )
     })?;
     let account = crate::orders::account_of(c, order).await?;
-    let total = format_money(order.total_minor, &order.currency);
+    // What is left to pay once the account's credit was applied.
+    let total = format_money(payment.amount_minor, &order.currency);
     let due_on = date_of(order.expires_at);
     order_store::set_action(
         c,

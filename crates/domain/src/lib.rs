@@ -6,6 +6,7 @@
 pub mod account;
 pub mod catalog;
 pub mod country;
+pub mod credit;
 pub mod email;
 pub mod iban;
 pub mod language;
@@ -17,10 +18,12 @@ pub mod payment_method;
 pub mod period;
 pub mod phone;
 pub mod pricing;
+pub mod proration;
 pub mod schedule;
 pub mod tax;
 pub mod validation;
 pub mod vat_number;
+pub mod voucher;
 
 pub use account::{
     AccountKind, AccountState, ApiTokenScope, CustomerCode, NewAccount, ProfilePatch,

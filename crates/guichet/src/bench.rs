@@ -162,6 +162,7 @@ fn sample_invoice(lines: usize) -> guichet_app::invoices::InvoiceDocument {
             method: "Visa •••• 4242".into(),
             amount_minor: 719 * n,
         }),
+        credit_payment: None,
         mentions: Vec::new(),
         order_number: Some("2026123456".into()),
         credited_invoice_number: None,

@@ -2,7 +2,7 @@
 
 use crate::routes::{
     admin, admin_orders, auth, catalog, closure, health, invoices, me, ops, orders,
-    payment_methods, services, tickets,
+    payment_methods, plans_credit, services, tickets,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -67,6 +67,11 @@ impl Modify for Security {
         closure::closure_status, closure::request_closure, closure::confirm_closure, closure::export,
         closure::admin_closures,
         health::account_health,
+        plans_credit::list_plan_changes, plans_credit::change_plan, plans_credit::cancel_plan_change,
+        plans_credit::get_credit, plans_credit::redeem_credit_voucher, plans_credit::redeem_order_voucher,
+        plans_credit::list_redemptions, plans_credit::get_redemption, plans_credit::admin_list_vouchers,
+        plans_credit::admin_create_voucher, plans_credit::admin_get_credit, plans_credit::admin_adjust_credit,
+        plans_credit::admin_product_plan_changes,
     ),
     modifiers(&Security),
     tags(
@@ -84,6 +89,7 @@ impl Modify for Security {
         (name = "sandbox", description = "The sandbox gateway (sandbox mode only)"),
         (name = "support", description = "Support tickets"),
         (name = "closure", description = "Account closure (right to erasure) and personal-data export"),
+        (name = "credit", description = "The account credit balance and vouchers"),
         (name = "admin", description = "Operators"),
     )
 )]

@@ -20,6 +20,7 @@ mod ops;
 mod orders;
 mod panel;
 mod payment_methods;
+mod plan_changes;
 mod security;
 mod services;
 mod stripe;

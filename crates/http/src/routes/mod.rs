@@ -11,6 +11,7 @@ pub(crate) mod me;
 pub(crate) mod ops;
 pub(crate) mod orders;
 pub(crate) mod payment_methods;
+pub(crate) mod plans_credit;
 pub(crate) mod services;
 pub(crate) mod tickets;
 
@@ -32,4 +33,5 @@ pub fn routes() -> Router<AppState> {
         .merge(tickets::routes())
         .merge(closure::routes())
         .merge(health::routes())
+        .merge(plans_credit::routes())
 }
