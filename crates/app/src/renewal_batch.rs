@@ -85,9 +85,21 @@ async fn run_checked(app: &App, batch: Vec<Job>) -> Result<BatchOutcome> {
     if items.is_empty() {
         return Ok(BatchOutcome { done: 0, rest });
     }
-    if let Err(e) = place(app, &items).await {
-        // A concurrent node placed one of these orders, or a random order number was taken:
-        // the one-service path sorts each out.
+    let mut items = items;
+    let mut placed = place(app, &items).await;
+    // A random order number already taken fails the whole statement: draw them again.
+    for _ in 0..2 {
+        if placed.is_ok() {
+            break;
+        }
+        let now = app.now_ms();
+        for i in &mut items {
+            i.order.number = crate::orders::order_number(now);
+        }
+        placed = place(app, &items).await;
+    }
+    if let Err(e) = placed {
+        // A concurrent node placed one of these orders: the one-service path sorts each out.
         tracing::info!(error = %e.message, "renewal batch not placed; one at a time instead");
         rest.extend(items.into_iter().map(|i| i.job));
         return Ok(BatchOutcome { done: 0, rest });

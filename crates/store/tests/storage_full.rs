@@ -43,7 +43,7 @@ async fn a_full_disk_is_reported_and_the_pool_recovers() {
         .execute(tx.conn())
         .await;
     let r = match r {
-        Ok(_) => tx.commit().await.map_err(StoreError::from),
+        Ok(_) => tx.commit().await,
         Err(e) => {
             drop(tx);
             Err(StoreError::from(e))
