@@ -410,6 +410,29 @@ async fn bobs_things(w: &World, op: &str, bob: &str) -> BTreeMap<&'static str, S
         "api-token-secret",
         token["token"].as_str().unwrap().to_owned(),
     );
+    // A credit voucher redeemed into the balance: a redemption of its own.
+    let op = s.operator_key();
+    let (st, v) = s
+        .post(
+            "/api/v1/admin/vouchers",
+            Some(&op),
+            json!({"code": "BOB-GIFT", "kind": "credit", "amount_minor": 500, "currency": "EUR"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (st, c) = s
+        .post(
+            "/api/v1/me/credit/vouchers",
+            Some(bob),
+            json!({"code": "BOB-GIFT"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{c}");
+    let (_, redemptions) = s.get("/api/v1/me/voucher-redemptions", Some(bob)).await;
+    ids.insert(
+        "voucher-redemptions",
+        redemptions[0]["id"].as_str().unwrap().to_owned(),
+    );
     let (_, sessions) = s.get("/api/v1/me/sessions", Some(bob)).await;
     ids.insert("sessions", sessions[0]["id"].as_str().unwrap().to_owned());
     let (_, mails) = s.get("/api/v1/me/emails", Some(bob)).await;
