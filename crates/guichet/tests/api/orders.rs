@@ -277,12 +277,16 @@ async fn webhook_retried_while_receiver_down(b: Backend) {
         (rx.refused() >= 1).then_some(())
     })
     .await;
-    let (_, log) = s
-        .get(&format!("/api/v1/admin/webhooks?subject={id}"), Some(&op))
-        .await;
-    let ev = log[0].clone();
+    // The refusal is recorded once the worker has its answer: wait for the row to say so.
+    let ev = eventually(20, "the refusal recorded", || async {
+        let (_, log) = s
+            .get(&format!("/api/v1/admin/webhooks?subject={id}"), Some(&op))
+            .await;
+        let ev = log[0].clone();
+        (ev["last_error"] == "HTTP 503").then_some(ev)
+    })
+    .await;
     assert_eq!(ev["status"], "pending");
-    assert_eq!(ev["last_error"], "HTTP 503");
     let event_id = ev["id"].as_str().unwrap().to_owned();
 
     // Still down after the first backoff: another attempt fails.
