@@ -160,9 +160,12 @@ async function submit(page, formSelector) {
   await page.waitForLoadState('load');
 }
 
-async function orderAndPay(page, base, plan) {
+async function orderAndPay(page, base, plan, review) {
   await page.goto(`${base}/order`);
   await page.check(`input[name=plan][value="${plan}"]`);
+  await submit(page, 'form[action="/order/review"]');
+  await page.locator('#order-quote').waitFor();
+  if (review) await review(page);
   await submit(page, 'form[action="/order"]');
   if (!/\/orders\/[^/?]+/.test(page.url())) fail(`ordering left us on ${page.url()}`);
   const orderUrl = page.url().split('?')[0];
@@ -259,13 +262,25 @@ async function main() {
     await page.goto(`${base}/order`);
     await shot(page, 'order');
     await axe(page, 'order', axeReport);
-    const orderUrl = await orderAndPay(page, base, 'vps-s-monthly');
+    const orderUrl = await orderAndPay(page, base, 'vps-s-monthly', async (p) => {
+      await expectText(p, '#quote-to-charge', '7,19');
+      await shot(p, 'order-review');
+      await axe(p, 'order-review', axeReport);
+    });
     await shot(page, 'order-delivered');
     await axe(page, 'order-detail', axeReport);
     const serviceHref = await page.locator('a[href^="/services/"]').first().getAttribute('href');
     await page.goto(`${base}${serviceHref}`);
     await shot(page, 'service');
     await axe(page, 'service', axeReport);
+
+    // The price of an upgrade, shown before confirming (kept as it is here).
+    await page.check('input[name=plan][value="vps-m-monthly"]');
+    await submit(page, 'form[action$="/plan-change"][method="get"]');
+    await page.locator('#plan-quote').waitFor();
+    await shot(page, 'plan-change-price');
+    await axe(page, 'plan-change', axeReport);
+    await page.goto(`${base}${serviceHref}`);
 
     // Manual renewal.
     await page.check('input[name=mode][value=manual]');

@@ -113,6 +113,7 @@ pub async fn export(app: &App, p: &Principal) -> Result<Vec<u8>> {
                     account_id: Some(account_id),
                     before: before.as_ref().map(|(a, i)| (*a, i.as_str())),
                     limit: 200,
+                    documents: true,
                     ..Default::default()
                 },
             )

@@ -148,6 +148,7 @@ pub async fn zip(
                     to: to.as_deref(),
                     before: before.as_ref().map(|(a, i)| (*a, i.as_str())),
                     limit: 200,
+                    documents: true,
                 },
             )
             .await?;

@@ -464,6 +464,7 @@ pub async fn list(app: &App, account_id: Option<&str>, q: &ListQuery<'_>) -> Res
             to: to.as_deref(),
             before: before.as_ref().map(|(a, i)| (*a, i.as_str())),
             limit: limit + 1,
+            documents: false,
         },
     )
     .await?;
@@ -555,6 +556,7 @@ pub async fn csv(
                 to: to.as_deref(),
                 before: before.as_ref().map(|(a, i)| (*a, i.as_str())),
                 limit: 500,
+                documents: true,
             },
         )
         .await?;

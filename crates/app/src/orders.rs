@@ -347,6 +347,14 @@ struct Priced {
     row: LineRow,
 }
 
+/// An order validated and priced, not written: its lines, totals and VAT treatment.
+struct PricedOrder {
+    currency: String,
+    lines: Vec<Priced>,
+    totals: pricing::Totals,
+    treatment: tax::Decision,
+}
+
 /// Place an order for `account`.
 pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result<OrderView> {
     if account.state != "active" {
@@ -368,6 +376,186 @@ pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result
         &crate::limits::ORDERS_PER_ACCOUNT,
     )
     .await?;
+    let now = app.now_ms();
+    let PricedOrder {
+        currency,
+        lines: mut priced,
+        totals,
+        treatment,
+    } = price_order(app, account, input, now).await?;
+    let id = ids::new_id(now);
+    let expires_at = now + app.config.order_expiry_days * 86_400_000;
+    let lang = language_of(account);
+    let mut tx = app.db.begin().await?;
+    let mut order = OrderRow {
+        id: id.clone(),
+        account_id: account.id.clone(),
+        number: order_number(now),
+        kind: "new".into(),
+        status: OrderStatus::NotPaid.as_str().into(),
+        currency: currency.clone(),
+        net_minor: totals.net_minor,
+        vat_minor: totals.vat_minor,
+        total_minor: totals.total_minor,
+        tax_treatment: treatment.treatment.as_str().into(),
+        tax_country: treatment.country.map(str::to_owned),
+        action_required: Some("pay".into()),
+        action_due_at: Some(expires_at),
+        delivery_error: None,
+        expires_at,
+        paid_at: None,
+        delivered_at: None,
+        cancelled_at: None,
+        cancel_reason: None,
+        created_at: now,
+        updated_at: now,
+        renewal_key: None,
+    };
+    // Order numbers are random: on the rare collision, draw another.
+    let mut tries = 0;
+    loop {
+        match orders::insert(tx.conn(), &order).await {
+            Ok(()) => break,
+            Err(e) if e.is_unique_on("number") && tries < 5 => {
+                // A failed statement aborts a PostgreSQL transaction: start a new one.
+                drop(tx);
+                tx = app.db.begin().await?;
+                order.number = order_number(now);
+                tries += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for p in &mut priced {
+        p.row.order_id = id.clone();
+        orders::insert_line(tx.conn(), &p.row).await?;
+    }
+    let total = format_money(order.total_minor, &currency);
+    record_event(
+        app,
+        tx.conn(),
+        &id,
+        "order_started",
+        match lang {
+            Language::Fr => format!(
+                "Commande {} de {total} en attente de paiement.",
+                order.number
+            ),
+            Language::En => format!("Order {} for {total} waiting for payment.", order.number),
+        },
+        "customer",
+        Some(("pay", expires_at)),
+    )
+    .await?;
+    mail::enqueue(
+        app,
+        tx.conn(),
+        &recipient(account),
+        &MailKind::Order(OrderMail::Placed {
+            number: order.number.clone(),
+            total,
+            expires_on: date_of(expires_at),
+            link: app.config.link(&format!("/orders/{id}")),
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    app.outbox_signal.notify_waiters();
+    get(app, Some(&account.id), &id).await
+}
+
+/// What the order form sends to see the price before placing: the lines of a new order and,
+/// optionally, a discount code.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteInput {
+    pub lines: Vec<NewLine>,
+    /// The account's currency; optional, checked when given.
+    pub currency: Option<String>,
+    /// A discount voucher's code, checked and priced in (not used: redeem it on the order).
+    pub voucher: Option<String>,
+}
+
+/// A new order priced as `POST /me/orders` would price it now, with the voucher's discount
+/// and the credit paying would use first. Nothing is written.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderQuote {
+    pub currency: String,
+    /// The lines as the order will hold them (before the discount).
+    pub lines: Vec<LineView>,
+    /// `domestic`, `oss`, `reverse_charge`, `outside_scope` or `exempt`.
+    pub tax_treatment: String,
+    pub tax_country: Option<String>,
+    /// The discount, when a voucher was given and accepted.
+    pub discount: Option<crate::vouchers::DiscountQuote>,
+    /// Totals after the discount.
+    pub net_minor: i64,
+    pub vat_minor: i64,
+    pub total_minor: i64,
+    /// The account's credit balance that paying would use first (up to the total).
+    pub credit_minor: i64,
+    /// Left for the payment method: the total less the credit.
+    pub to_charge_minor: i64,
+}
+
+/// Price a new order without placing it (the order form's review).
+pub async fn quote(app: &App, account: &AccountRow, input: &QuoteInput) -> Result<OrderQuote> {
+    if input.lines.is_empty() || input.lines.len() > MAX_LINES {
+        return Err(AppError::field(
+            "lines",
+            "invalid_lines",
+            "an order has 1 to 50 lines",
+        ));
+    }
+    let order = NewOrder {
+        lines: input.lines.clone(),
+        currency: input.currency.clone(),
+    };
+    let p = price_order(app, account, &order, app.now_ms()).await?;
+    let rows: Vec<LineRow> = p.lines.into_iter().map(|l| l.row).collect();
+    let discount = match input.voucher.as_deref().map(str::trim) {
+        Some(code) if !code.is_empty() => Some(
+            crate::vouchers::quote_discount(app, account, code, &p.currency, &rows)
+                .await
+                .map_err(|mut e| {
+                    for f in &mut e.fields {
+                        f.field = "voucher".into();
+                    }
+                    e
+                })?,
+        ),
+        _ => None,
+    };
+    let (dn, dv) = discount
+        .as_ref()
+        .map_or((0, 0), |d| (d.net_minor, d.vat_minor));
+    let total = p.totals.total_minor - dn - dv;
+    let balance = {
+        let mut c = app.db.conn().await?;
+        crate::credit::balance(&mut c, &account.id, &p.currency).await?
+    };
+    let credit = guichet_domain::credit::to_apply(balance, total);
+    Ok(OrderQuote {
+        lines: rows.into_iter().map(line_view).collect(),
+        tax_treatment: p.treatment.treatment.as_str().into(),
+        tax_country: p.treatment.country.map(str::to_owned),
+        discount,
+        net_minor: p.totals.net_minor - dn,
+        vat_minor: p.totals.vat_minor - dv,
+        total_minor: total,
+        credit_minor: credit,
+        to_charge_minor: total - credit,
+        currency: p.currency,
+    })
+}
+
+/// Check and price the lines of a new order for `account` at `now` (no write).
+async fn price_order(
+    app: &App,
+    account: &AccountRow,
+    input: &NewOrder,
+    now: i64,
+) -> Result<PricedOrder> {
     let currency = account.currency.clone();
     if let Some(c) = &input.currency
         && !c.eq_ignore_ascii_case(&currency)
@@ -378,7 +566,6 @@ pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result
             "orders are in the account's currency",
         ));
     }
-    let now = app.now_ms();
     let today =
         crate::clock::utc_date(now).ok_or_else(|| AppError::internal("clock out of range"))?;
     let vat_number = reverse_charge_number(app, account).await;
@@ -530,86 +717,32 @@ pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result
     let (_, totals) = pricing::price(&inputs)
         .map_err(|e| AppError::field("lines", "invalid_amount", e.to_string()))?;
     let treatment = treatment.unwrap_or_else(|| decision_for("exempt"));
+    Ok(PricedOrder {
+        currency,
+        lines: priced,
+        totals,
+        treatment,
+    })
+}
 
-    let id = ids::new_id(now);
-    let expires_at = now + app.config.order_expiry_days * 86_400_000;
-    let lang = language_of(account);
-    let mut tx = app.db.begin().await?;
-    let mut order = OrderRow {
-        id: id.clone(),
-        account_id: account.id.clone(),
-        number: order_number(now),
-        kind: "new".into(),
-        status: OrderStatus::NotPaid.as_str().into(),
-        currency: currency.clone(),
-        net_minor: totals.net_minor,
-        vat_minor: totals.vat_minor,
-        total_minor: totals.total_minor,
-        tax_treatment: treatment.treatment.as_str().into(),
-        tax_country: treatment.country.map(str::to_owned),
-        action_required: Some("pay".into()),
-        action_due_at: Some(expires_at),
-        delivery_error: None,
-        expires_at,
-        paid_at: None,
-        delivered_at: None,
-        cancelled_at: None,
-        cancel_reason: None,
-        created_at: now,
-        updated_at: now,
-        renewal_key: None,
-    };
-    // Order numbers are random: on the rare collision, draw another.
-    let mut tries = 0;
-    loop {
-        match orders::insert(tx.conn(), &order).await {
-            Ok(()) => break,
-            Err(e) if e.is_unique_on("number") && tries < 5 => {
-                // A failed statement aborts a PostgreSQL transaction: start a new one.
-                drop(tx);
-                tx = app.db.begin().await?;
-                order.number = order_number(now);
-                tries += 1;
-            }
-            Err(e) => return Err(e.into()),
-        }
+fn line_view(l: LineRow) -> LineView {
+    LineView {
+        line: l.line_no,
+        product: l.product_code,
+        product_name: l.product_name,
+        plan: l.plan_code,
+        plan_name: l.plan_name,
+        period: l.period,
+        quantity: l.quantity,
+        unit_price_minor: l.unit_price_minor,
+        setup_fee_minor: l.setup_fee_minor,
+        vat_rate_bp: l.vat_rate_bp,
+        net_minor: l.net_minor,
+        vat_minor: l.vat_minor,
+        total_minor: l.total_minor,
+        domain: l.domain,
+        service_id: l.service_id,
     }
-    for p in &mut priced {
-        p.row.order_id = id.clone();
-        orders::insert_line(tx.conn(), &p.row).await?;
-    }
-    let total = format_money(order.total_minor, &currency);
-    record_event(
-        app,
-        tx.conn(),
-        &id,
-        "order_started",
-        match lang {
-            Language::Fr => format!(
-                "Commande {} de {total} en attente de paiement.",
-                order.number
-            ),
-            Language::En => format!("Order {} for {total} waiting for payment.", order.number),
-        },
-        "customer",
-        Some(("pay", expires_at)),
-    )
-    .await?;
-    mail::enqueue(
-        app,
-        tx.conn(),
-        &recipient(account),
-        &MailKind::Order(OrderMail::Placed {
-            number: order.number.clone(),
-            total,
-            expires_on: date_of(expires_at),
-            link: app.config.link(&format!("/orders/{id}")),
-        }),
-    )
-    .await?;
-    tx.commit().await?;
-    app.outbox_signal.notify_waiters();
-    get(app, Some(&account.id), &id).await
 }
 
 /// One order with its lines, follow-up, payments and documents. `account_id` scopes it to a
@@ -656,26 +789,7 @@ pub async fn get(app: &App, account_id: Option<&str>, id: &str) -> Result<OrderV
                 })
                 .collect(),
         },
-        lines: lines
-            .into_iter()
-            .map(|l| LineView {
-                line: l.line_no,
-                product: l.product_code,
-                product_name: l.product_name,
-                plan: l.plan_code,
-                plan_name: l.plan_name,
-                period: l.period,
-                quantity: l.quantity,
-                unit_price_minor: l.unit_price_minor,
-                setup_fee_minor: l.setup_fee_minor,
-                vat_rate_bp: l.vat_rate_bp,
-                net_minor: l.net_minor,
-                vat_minor: l.vat_minor,
-                total_minor: l.total_minor,
-                domain: l.domain,
-                service_id: l.service_id,
-            })
-            .collect(),
+        lines: lines.into_iter().map(line_view).collect(),
         payments: pays
             .into_iter()
             .map(|p| PaymentSummary {

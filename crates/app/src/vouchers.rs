@@ -220,12 +220,31 @@ async fn take(
     plans: &[&str],
 ) -> Result<Voucher> {
     let code = voucher::normalize_code(code).ok_or_else(|| refused(Refusal::NotFound))?;
-    let now = app.now_ms();
-    let today = crate::clock::utc_date(now).ok_or_else(|| AppError::internal("clock"))?;
     // The use is taken first: it locks the voucher's row, so the counts below are not raced
     // (a refusal drops the transaction, and the use with it).
-    let took = store::take_use(c, &code, now).await?;
-    let row = store::get(c, &code)
+    let took = store::take_use(c, &code, app.now_ms()).await?;
+    let v = checked(app, c, account, &code, on_order, currency, plans, took).await?;
+    if !took {
+        return Err(refused(Refusal::Exhausted));
+    }
+    Ok(v)
+}
+
+/// The checks of a normalized code in their documented order. `taken`: this use was just
+/// taken, so it counts in the stored `uses` already.
+#[allow(clippy::too_many_arguments)]
+async fn checked(
+    app: &App,
+    c: &mut AnyConnection,
+    account: &AccountRow,
+    code: &str,
+    on_order: bool,
+    currency: &str,
+    plans: &[&str],
+    taken: bool,
+) -> Result<Voucher> {
+    let today = crate::clock::utc_date(app.now_ms()).ok_or_else(|| AppError::internal("clock"))?;
+    let row = store::get(c, code)
         .await?
         .ok_or_else(|| refused(Refusal::NotFound))?;
     let v = parsed(&row)?;
@@ -234,16 +253,81 @@ async fn take(
         on_order,
         currency: Currency::parse(currency).ok_or_else(|| AppError::internal("currency"))?,
         // Not taken: the limit is reached, and `uses` says so.
-        uses: if took { row.uses - 1 } else { row.uses },
-        customer_uses: store::customer_uses(c, &code, &account.id).await?,
+        uses: if taken { row.uses - 1 } else { row.uses },
+        customer_uses: store::customer_uses(c, code, &account.id).await?,
         has_paid_order: store::has_paid_order(c, &account.id).await?,
         plans,
     };
     voucher::check(&v, &cx).map_err(refused)?;
-    if !took {
-        return Err(refused(Refusal::Exhausted));
-    }
     Ok(v)
+}
+
+/// A discount voucher priced on an order's lines: one part per VAT rate, over the eligible
+/// lines' net; refused when nothing on the order is eligible.
+fn discount_on(v: &Voucher, lines: &[LineRow]) -> Result<(Vec<voucher::Discount>, i64, i64)> {
+    let mut eligible: BTreeMap<u32, i64> = BTreeMap::new();
+    for l in lines.iter().filter(|l| voucher::eligible(v, &l.plan_code)) {
+        *eligible
+            .entry(u32::try_from(l.vat_rate_bp).unwrap_or(0))
+            .or_insert(0) += l.net_minor;
+    }
+    let parts = voucher::discount(v, &eligible);
+    let net: i64 = parts.iter().map(|p| p.net_minor).sum();
+    let vat: i64 = parts.iter().map(|p| p.vat_minor).sum();
+    if net == 0 {
+        return Err(refused(Refusal::NotEligible));
+    }
+    Ok((parts, net, vat))
+}
+
+/// The name of a discount line, in the customer's language.
+fn discount_label(v: &Voucher, lang: Language) -> String {
+    match (v.kind, lang) {
+        (Kind::Percent, Language::Fr) => format!(
+            "Bon de réduction {} (−{} %)",
+            v.code,
+            percent_text(v.percent_bp)
+        ),
+        (Kind::Percent, Language::En) => {
+            format!("Voucher {} (−{} %)", v.code, percent_text(v.percent_bp))
+        }
+        (_, Language::Fr) => format!("Bon de réduction {}", v.code),
+        (_, Language::En) => format!("Voucher {}", v.code),
+    }
+}
+
+/// A discount code priced on lines not yet ordered, with the checks of a redemption and
+/// nothing taken or written (the order form's review).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DiscountQuote {
+    pub code: String,
+    /// The discount line's name, as the order and invoice will show it.
+    pub label: String,
+    /// The discount, positive: net, VAT and total taken off the order.
+    pub net_minor: i64,
+    pub vat_minor: i64,
+    pub total_minor: i64,
+}
+
+pub(crate) async fn quote_discount(
+    app: &App,
+    account: &AccountRow,
+    code: &str,
+    currency: &str,
+    lines: &[LineRow],
+) -> Result<DiscountQuote> {
+    let code = voucher::normalize_code(code).ok_or_else(|| refused(Refusal::NotFound))?;
+    let plans: Vec<&str> = lines.iter().map(|l| l.plan_code.as_str()).collect();
+    let mut c = app.db.conn().await?;
+    let v = checked(app, &mut c, account, &code, true, currency, &plans, false).await?;
+    let (_, net, vat) = discount_on(&v, lines)?;
+    Ok(DiscountQuote {
+        label: discount_label(&v, lang_of(account)),
+        code: v.code,
+        net_minor: net,
+        vat_minor: vat,
+        total_minor: net + vat,
+    })
 }
 
 fn lang_of(account: &AccountRow) -> Language {
@@ -309,31 +393,9 @@ pub async fn redeem_on_order(
         &plans,
     )
     .await?;
-    let mut eligible: BTreeMap<u32, i64> = BTreeMap::new();
-    for l in lines.iter().filter(|l| voucher::eligible(&v, &l.plan_code)) {
-        *eligible
-            .entry(u32::try_from(l.vat_rate_bp).unwrap_or(0))
-            .or_insert(0) += l.net_minor;
-    }
-    let parts = voucher::discount(&v, &eligible);
-    let net: i64 = parts.iter().map(|p| p.net_minor).sum();
-    let vat: i64 = parts.iter().map(|p| p.vat_minor).sum();
-    if net == 0 {
-        return Err(refused(Refusal::NotEligible));
-    }
+    let (parts, net, vat) = discount_on(&v, &lines)?;
     let first_line = lines.iter().map(|l| l.line_no).max().unwrap_or(0) + 1;
-    let label = match (v.kind, lang_of(account)) {
-        (Kind::Percent, Language::Fr) => format!(
-            "Bon de réduction {} (−{} %)",
-            v.code,
-            percent_text(v.percent_bp)
-        ),
-        (Kind::Percent, Language::En) => {
-            format!("Voucher {} (−{} %)", v.code, percent_text(v.percent_bp))
-        }
-        (_, Language::Fr) => format!("Bon de réduction {}", v.code),
-        (_, Language::En) => format!("Voucher {}", v.code),
-    };
+    let label = discount_label(&v, lang_of(account));
     for (i, p) in parts.iter().enumerate() {
         order_store::insert_line(
             tx.conn(),

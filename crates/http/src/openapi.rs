@@ -48,7 +48,7 @@ impl Modify for Security {
         me::security_status, me::enrol_totp, me::confirm_totp, me::disable_totp, me::regenerate_backup_codes, me::reauth, me::cancel_factor_recovery,
         catalog::public_catalog, catalog::admin_catalog, catalog::put_product, catalog::delete_product, catalog::put_plan, catalog::delete_plan,
         admin::audit, admin::get_clock, admin::move_clock, admin::sandbox_sms,
-        orders::list_orders, orders::create_order, orders::get_order, orders::pay_order, orders::cancel_order,
+        orders::list_orders, orders::create_order, orders::quote_order, orders::get_order, orders::pay_order, orders::cancel_order,
         orders::send_documents, orders::download_document, orders::list_services, orders::get_service, orders::sandbox_token,
         admin_orders::list_orders, admin_orders::get_order, admin_orders::delivery, admin_orders::documents_request,
         admin_orders::download_document, admin_orders::validate, admin_orders::cancel, admin_orders::get_service,

@@ -37,6 +37,11 @@ const COLUMNS: &str = "id, account_id, kind, number, series, year, seq, order_id
     credited_invoice_id, issued_at, issue_date, currency, net_minor, vat_minor, total_minor, \
     tax_treatment, document, created_at";
 
+/// [`COLUMNS`] with an empty document.
+const SUMMARY_COLUMNS: &str = "id, account_id, kind, number, series, year, seq, order_id, \
+    credited_invoice_id, issued_at, issue_date, currency, net_minor, vat_minor, total_minor, \
+    tax_treatment, '' AS document, created_at";
+
 /// The next number of `series` in `year`, taken inside the caller's transaction.
 pub async fn next_seq(c: &mut AnyConnection, series: &str, year: i64) -> Result<i64> {
     next_seqs(c, series, year, 1).await
@@ -130,13 +135,21 @@ pub struct ListFilter<'a> {
     /// Keyset: documents strictly before this `(issued_at, id)`.
     pub before: Option<(i64, &'a str)>,
     pub limit: i64,
+    /// Load each frozen document too (exports); lists leave it empty, which keeps a page of
+    /// fifty invoices to a few kilobytes in memory.
+    pub documents: bool,
 }
 
 /// Documents newest first.
 pub async fn list(c: &mut AnyConnection, f: &ListFilter<'_>) -> Result<Vec<InvoiceRow>> {
     let (at, id) = f.before.unwrap_or((i64::MAX, ""));
+    let columns = if f.documents {
+        COLUMNS
+    } else {
+        SUMMARY_COLUMNS
+    };
     let sql = format!(
-        "SELECT {COLUMNS} FROM invoices WHERE ($1 = '' OR account_id = $1) \
+        "SELECT {columns} FROM invoices WHERE ($1 = '' OR account_id = $1) \
          AND ($2 = '' OR kind = $2) AND ($3 = '' OR issue_date >= $3) \
          AND ($4 = '' OR issue_date <= $4) \
          AND (issued_at < $5 OR (issued_at = $5 AND id < $6) OR $6 = '') \

@@ -17,6 +17,7 @@ mod lifecycle;
 mod mail_delivery;
 mod migrate_data;
 mod ops;
+mod order_review;
 mod orders;
 mod panel;
 mod payment_methods;

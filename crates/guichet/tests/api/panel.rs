@@ -24,7 +24,7 @@ fn ok(h: &Value, code: &str) -> bool {
 }
 
 /// A client that does not follow redirects (cookies are passed by hand).
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -32,7 +32,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// A form body.
-fn form(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
@@ -50,7 +50,7 @@ fn set_cookie(r: &reqwest::Response, name: &str) -> String {
         .to_owned()
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)
@@ -59,7 +59,7 @@ fn hidden(html: &str, name: &str) -> String {
     html[start..start + html[start..].find('"').expect("end")].to_owned()
 }
 
-async fn page(s: &Server, token: &str, path: &str) -> (u16, String) {
+pub(crate) async fn page(s: &Server, token: &str, path: &str) -> (u16, String) {
     let r = s
         .client
         .get(s.url(path))

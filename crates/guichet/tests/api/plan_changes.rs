@@ -52,7 +52,7 @@ async fn next_thirty_day_month(s: &Server, op: &str) -> Date {
 }
 
 /// A product `vps` (instant) with monthly plans S at 5.99 and M at 11.99 EUR.
-async fn vps_catalog(s: &Server, op: &str) {
+pub(crate) async fn vps_catalog(s: &Server, op: &str) {
     let (st, v) = s
         .call(
             "PUT",
@@ -75,7 +75,7 @@ async fn vps_catalog(s: &Server, op: &str) {
     }
 }
 
-async fn add_card(s: &Server, t: &str) {
+pub(crate) async fn add_card(s: &Server, t: &str) {
     let tok = s.card_token("4242424242424242").await;
     let (st, v) = s
         .post(
@@ -87,7 +87,7 @@ async fn add_card(s: &Server, t: &str) {
     assert_eq!(st, 201, "{v}");
 }
 
-async fn place(s: &Server, t: &str, plan: &str) -> Value {
+pub(crate) async fn place(s: &Server, t: &str, plan: &str) -> Value {
     let (st, o) = s
         .post(
             "/api/v1/me/orders",
@@ -99,7 +99,7 @@ async fn place(s: &Server, t: &str, plan: &str) -> Value {
     o
 }
 
-async fn pay(s: &Server, t: &str, order_id: &str) -> Value {
+pub(crate) async fn pay(s: &Server, t: &str, order_id: &str) -> Value {
     let (st, o) = s
         .post(
             &format!("/api/v1/me/orders/{order_id}/pay"),
@@ -112,7 +112,7 @@ async fn pay(s: &Server, t: &str, order_id: &str) -> Value {
 }
 
 /// Buy `plan` with the card on file: the service id.
-async fn buy(s: &Server, t: &str, plan: &str) -> String {
+pub(crate) async fn buy(s: &Server, t: &str, plan: &str) -> String {
     let o = place(s, t, plan).await;
     let o = pay(s, t, o["id"].as_str().unwrap()).await;
     o["lines"][0]["service_id"].as_str().unwrap().to_owned()

@@ -12,7 +12,7 @@ pub const CSS: &str = include_str!("../../assets/panel.css");
 pub const HTMX: &str = include_str!("../../assets/htmx-2.0.11.min.js");
 
 /// Bump `v` when the style sheet changes.
-pub const CSS_PATH: &str = "/assets/panel.css?v=1";
+pub const CSS_PATH: &str = "/assets/panel.css?v=2";
 pub const HTMX_PATH: &str = "/assets/htmx-2.0.11.min.js";
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

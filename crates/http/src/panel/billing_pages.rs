@@ -1,5 +1,5 @@
 //! Money pages: payment methods (a sandbox test card, SEPA direct debit, bank transfer),
-//! ordering from the catalog, orders with their follow-up timeline and payment, invoices and
+//! orders with their follow-up timeline and payment, invoices and
 //! credit notes with their PDF and the CSV and ZIP exports.
 
 use super::error::{InLang, PanelError, PanelResult, see_other};
@@ -13,10 +13,10 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use guichet_app::invoices::{self, CREDIT_NOTE, INVOICE, ListQuery};
-use guichet_app::orders::{self, NewLine, NewOrder};
+use guichet_app::orders;
 use guichet_app::payment_methods::{self, NewMethod};
 use guichet_app::payments::{self, PayInput};
-use guichet_app::{AppError, ErrorKind, catalog, gateway};
+use guichet_app::{AppError, ErrorKind, gateway};
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -27,7 +27,6 @@ pub fn routes() -> Router<AppState> {
         .route("/payment-methods/transfer", post(add_transfer))
         .route("/payment-methods/{id}/default", post(make_default))
         .route("/payment-methods/{id}/delete", post(delete_method))
-        .route("/order", get(order_page).post(place_order))
         .route("/orders", get(orders_page))
         .route("/orders/{id}", get(order_detail))
         .route("/orders/{id}/pay", post(pay))
@@ -35,11 +34,11 @@ pub fn routes() -> Router<AppState> {
         .route("/invoices", get(invoices_page))
 }
 
-fn status_of(e: &AppError) -> axum::http::StatusCode {
+pub(super) fn status_of(e: &AppError) -> axum::http::StatusCode {
     crate::error::status_of(e.kind)
 }
 
-fn soft(tr: Tr, e: AppError) -> Result<AppError, PanelError> {
+pub(super) fn soft(tr: Tr, e: AppError) -> Result<AppError, PanelError> {
     if e.kind == ErrorKind::Internal || e.kind == ErrorKind::NotFound {
         Err(PanelError::App(tr, e))
     } else {
@@ -255,96 +254,6 @@ async fn delete_method(
                 )
                 .await?,
             ))
-        }
-    }
-}
-
-// ---- ordering ----
-
-pub struct PlanChoice {
-    pub code: String,
-    pub name: String,
-    pub price: String,
-}
-
-pub struct ProductChoice {
-    pub name: String,
-    pub description: String,
-    pub plans: Vec<PlanChoice>,
-}
-
-#[derive(Template)]
-#[template(path = "order.html")]
-struct OrderPage {
-    l: Layout,
-    products: Vec<ProductChoice>,
-    form: Form,
-}
-
-async fn order_view(s: &AppState, v: &Viewer, form: Form) -> Result<OrderPage, PanelError> {
-    let tr = v.tr;
-    let currency = v.p.account.currency.clone();
-    let products = catalog::list(&s.app, true, Some(&currency))
-        .await
-        .lang(tr)?
-        .into_iter()
-        .filter(|p| !p.plans.is_empty())
-        .map(|p| ProductChoice {
-            description: p.description.unwrap_or_default(),
-            plans: p
-                .plans
-                .into_iter()
-                .map(|pl| {
-                    let price = pl
-                        .prices
-                        .iter()
-                        .find(|x| x.currency == currency)
-                        .map(|x| {
-                            format!(
-                                "{} / {}",
-                                tr.money(x.price_minor, &x.currency),
-                                tr.code("period", &pl.period)
-                            )
-                        })
-                        .unwrap_or_default();
-                    PlanChoice {
-                        code: pl.code,
-                        name: pl.name,
-                        price,
-                    }
-                })
-                .collect(),
-            name: p.name,
-        })
-        .collect();
-    Ok(OrderPage {
-        l: Layout::viewer(v, s, "order-title", "order"),
-        products,
-        form,
-    })
-}
-
-async fn order_page(State(s): State<AppState>, v: Viewer) -> PanelResult {
-    Ok(ok(&order_view(&s, &v, Form::new()).await?))
-}
-
-async fn place_order(State(s): State<AppState>, v: Viewer, f: Fields) -> PanelResult {
-    v.check(&f)?;
-    let input = NewOrder {
-        lines: vec![NewLine {
-            plan: f.get("plan").to_owned(),
-            period: None,
-            quantity: Some(1),
-            domain: f.opt("domain"),
-        }],
-        currency: None,
-    };
-    match orders::create(&s.app, &v.p.account, &input).await {
-        Ok(o) => Ok(see_other(&format!("/orders/{}?done=order_placed", o.id))),
-        Err(e) => {
-            let e = soft(v.tr, e)?;
-            let form = Form::from_fields(&f).fail(&v.tr, &e, &["plan", "domain"]);
-            Ok(render(status_of(&e), &order_view(&s, &v, form).await?))
         }
     }
 }

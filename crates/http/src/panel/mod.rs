@@ -12,6 +12,7 @@ pub mod error;
 mod form;
 pub mod i18n;
 mod mail_pages;
+mod order_pages;
 mod service_pages;
 pub mod session;
 mod support_pages;
@@ -149,6 +150,7 @@ pub fn routes() -> Router<AppState> {
         .merge(dashboard::routes())
         .merge(service_pages::routes())
         .merge(billing_pages::routes())
+        .merge(order_pages::routes())
         .merge(mail_pages::routes())
         .merge(account_pages::routes())
         .merge(support_pages::routes())

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use guichet_app::gateway::{self, SandboxToken};
-use guichet_app::orders::{self, NewOrder, OrderSummary, OrderView};
+use guichet_app::orders::{self, NewOrder, OrderQuote, OrderSummary, OrderView, QuoteInput};
 use guichet_app::payments::{self, PayInput};
 use guichet_app::services::{self, ServiceView};
 use guichet_app::{AppError, documents};
@@ -23,6 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/me/orders", get(list_orders).post(create_order))
+        .route("/api/v1/me/orders/quote", post(quote_order))
         .route("/api/v1/me/orders/{id}", get(get_order))
         .route("/api/v1/me/orders/{id}/pay", post(pay_order))
         .route("/api/v1/me/orders/{id}/cancel", post(cancel_order))
@@ -87,6 +88,19 @@ pub async fn create_order(
         || async { Ok(orders::create(&s.app, &p.account, &b).await?) },
     )
     .await
+}
+
+/// Price a new order without placing it: its lines and VAT as `POST /me/orders` would write
+/// them now, a voucher's discount (checked with a redemption's rules, not used), and the
+/// credit balance that paying would use first. Nothing is written.
+#[utoipa::path(post, path = "/api/v1/me/orders/quote", tag = "orders", security(("bearer" = [])), request_body = QuoteInput,
+    responses((status = 200, body = OrderQuote), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn quote_order(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Json(b): Json<QuoteInput>,
+) -> ApiResult<Json<OrderQuote>> {
+    Ok(Json(orders::quote(&s.app, &p.account, &b).await?))
 }
 
 /// One order: lines, totals, follow-up (step, history, action required), payments, documents.
