@@ -1,6 +1,6 @@
 //! Account closure with the right to erasure ("Fermeture de compte", "Droit d'effacement"):
 //! the blockers that prevent it (each active or suspended service, each unpaid order, each
-//! order in progress), the request (re-authenticated, confirmed by a mailed single-use token),
+//! order in progress, credit left on the account), the request (re-authenticated, confirmed by a mailed single-use token),
 //! and the erasure itself, in one transaction: personal data erased or pseudonymised, sessions
 //! and tokens revoked, payment methods deleted, mails, texts, tickets and events stripped,
 //! invoices and credit notes kept with their frozen data, and an erasure record (no personal
@@ -28,14 +28,15 @@ pub const PSEUDONYM_DOMAIN: &str = "erased.invalid";
 /// One thing that prevents the closure.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Blocker {
-    /// `service_active`, `service_suspended`, `service_in_creation`, `order_unpaid` or
-    /// `order_in_progress`.
+    /// `service_active`, `service_suspended`, `service_in_creation`, `order_unpaid`,
+    /// `order_in_progress` or `credit_balance` (credit left on the account: ask for its refund
+    /// in a billing ticket, so that closing never loses the customer's money).
     pub code: String,
-    /// `service` or `order`.
+    /// `service`, `order` or `credit`.
     pub kind: String,
-    /// The service or order id.
+    /// The service or order id, or the credit's currency.
     pub id: String,
-    /// What it is: the service's name, or the order's number.
+    /// What it is: the service's name, the order's number, or the credit left.
     pub item: String,
     /// Where to deal with it in the panel.
     pub link: String,
@@ -81,6 +82,19 @@ async fn blockers_in(app: &App, c: &mut AnyConnection, account_id: &str) -> Resu
             api: format!("/api/v1/me/orders/{}", o.id),
             item: o.number,
             id: o.id,
+        });
+    }
+    for b in guichet_store::credit::balances(c, account_id).await? {
+        if b.balance_minor <= 0 {
+            continue;
+        }
+        out.push(Blocker {
+            code: "credit_balance".into(),
+            kind: "credit".into(),
+            link: app.config.link("/tickets"),
+            api: "/api/v1/me/credit".into(),
+            item: crate::orders::format_money(b.balance_minor, &b.currency),
+            id: b.currency,
         });
     }
     Ok(out)

@@ -563,3 +563,4 @@ err-voucher-already-used = You have already used this code.
 err-voucher-currency-mismatch = This code is for another currency.
 err-voucher-first-order-only = This code is for a first order only.
 err-voucher-not-eligible = This code does not apply to this plan.
+blocker-credit-balance = Credit left on the account: ask for its refund in a billing request

@@ -563,3 +563,4 @@ err-voucher-already-used = Vous avez déjà utilisé ce code.
 err-voucher-currency-mismatch = Ce code est pour une autre devise.
 err-voucher-first-order-only = Ce code est réservé à une première commande.
 err-voucher-not-eligible = Ce code ne s'applique pas à cette offre.
+blocker-credit-balance = Crédit restant sur le compte : demandez son remboursement par une demande « facturation »

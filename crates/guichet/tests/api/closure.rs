@@ -152,6 +152,37 @@ async fn each_blocker_prevents_closure(b: Backend) {
     let (st, v) = s.post("/api/v1/me/closure", Some(&t3), json!({})).await;
     assert_eq!((st, v["code"].as_str()), (409, Some("closure_blocked")));
 
+    // Credit left on the account: refunded first, never lost by closing.
+    let t4 = s.customer(&w.smtp, "credit@example.fr").await;
+    let (_, me) = s.get("/api/v1/me", Some(&t4)).await;
+    let credit = format!(
+        "/api/v1/admin/accounts/{}/credit",
+        me["id"].as_str().unwrap()
+    );
+    let (st, v) = s
+        .post(
+            &credit,
+            Some(&op),
+            json!({"currency": "EUR", "amount_minor": 500, "reason": "goodwill"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        blockers(s, &t4).await,
+        vec![("credit_balance".into(), "5.00 EUR".into())]
+    );
+    let (st, v) = s.post("/api/v1/me/closure", Some(&t4), json!({})).await;
+    assert_eq!((st, v["code"].as_str()), (409, Some("closure_blocked")));
+    let (st, v) = s
+        .post(
+            &credit,
+            Some(&op),
+            json!({"currency": "EUR", "amount_minor": -500, "reason": "refunded by transfer"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(blockers(s, &t4).await, vec![]);
+
     // Nothing left: the unpaid order cancelled, the closure goes through.
     let (st, _) = s
         .post(
