@@ -770,7 +770,11 @@ pub async fn credit(
             Some(o) => crate::credit::applied_to_order(tx.conn(), o).await?,
             None => 0,
         };
-        (amount - refund.as_ref().map_or(0, |r| r.amount_minor)).min(credit_paid)
+        // Less what earlier credit notes of the invoice already put back.
+        let returned = guichet_store::credit::returned_for_invoice(tx.conn(), &original.id).await?;
+        (amount - refund.as_ref().map_or(0, |r| r.amount_minor))
+            .min(credit_paid - returned)
+            .max(0)
     } else {
         0
     };

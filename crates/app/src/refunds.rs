@@ -29,6 +29,13 @@ pub(crate) async fn plan(
         .into_iter()
         .find(|p| p.state == "succeeded" && Gateway::parse(&p.gateway).is_some());
     let Some(p) = paid else { return Ok(None) };
+    // Never more than the charge took, less what earlier credit notes of the invoice had
+    // refunded from it (the account's credit may have paid the rest).
+    let left = p.amount_minor - refunds::refunded_of_payment(c, &p.id).await?;
+    let amount = credit_note.total_minor.min(left);
+    if amount <= 0 {
+        return Ok(None);
+    }
     let now = app.now_ms();
     let id = ids::new_id(now);
     let r = RefundRow {
@@ -37,8 +44,7 @@ pub(crate) async fn plan(
         credit_note_id: credit_note.id.clone(),
         payment_id: p.id.clone(),
         account_id: invoice.account_id.clone(),
-        // Never more than the charge took (the account's credit may have paid the rest).
-        amount_minor: credit_note.total_minor.min(p.amount_minor),
+        amount_minor: amount,
         currency: credit_note.currency.clone(),
         state: "pending".into(),
         gateway: p.gateway.clone(),

@@ -45,6 +45,18 @@ pub async fn balances(c: &mut AnyConnection, account_id: &str) -> Result<Vec<Bal
     .await?)
 }
 
+/// What the credit notes of an invoice have put back on the balance so far.
+pub async fn returned_for_invoice(c: &mut AnyConnection, invoice_id: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM credit_movements \
+         WHERE kind = 'credit_note' AND invoice_id IN \
+           (SELECT id FROM invoices WHERE credited_invoice_id = $1)",
+    )
+    .bind(invoice_id)
+    .fetch_one(c)
+    .await?)
+}
+
 pub async fn balance(c: &mut AnyConnection, account_id: &str, currency: &str) -> Result<i64> {
     let v: Option<i64> = sqlx::query_scalar(
         "SELECT balance_minor FROM credit_balances WHERE account_id = $1 AND currency = $2",

@@ -48,6 +48,17 @@ pub async fn insert(c: &mut AnyConnection, r: &RefundRow) -> Result<()> {
     Ok(())
 }
 
+/// What the refunds of a payment have given back or are giving back (all but failed ones).
+pub async fn refunded_of_payment(c: &mut AnyConnection, payment_id: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM refunds \
+         WHERE payment_id = $1 AND state <> 'failed'",
+    )
+    .bind(payment_id)
+    .fetch_one(c)
+    .await?)
+}
+
 pub async fn of_credit_note(
     c: &mut AnyConnection,
     credit_note_id: &str,

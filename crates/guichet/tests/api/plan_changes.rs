@@ -522,6 +522,41 @@ async fn immediate_downgrade_and_credit(b: Backend) {
     assert_eq!(doc["credit_payment"]["amount_minor"], 504, "{doc}");
     assert_eq!(doc["payment"]["amount_minor"], 935);
 
+    // Two partial credit notes on it: the card gets back at most what it paid (935), the
+    // balance at most what the credit paid (504), together the invoice's 14.39.
+    let invoice_id = inv["id"].as_str().unwrap().to_owned();
+    let mut refunded = 0;
+    for amount in [900, 539] {
+        let (st, cn) = s
+            .post(
+                &format!("/api/v1/admin/invoices/{invoice_id}/credit-notes"),
+                Some(&op),
+                json!({"reason": "outage", "amount_minor": amount}),
+            )
+            .await;
+        assert_eq!(st, 201, "{cn}");
+        refunded += cn["refund"]["amount_minor"].as_i64().unwrap_or(0);
+    }
+    assert_eq!(refunded, 935, "the card gets back what it paid, no more");
+    let c = credit(s, &t).await;
+    assert_eq!(
+        eur_balance(&c),
+        504,
+        "and the balance what the credit paid: {c}"
+    );
+    let (_, me) = s.get("/api/v1/me", Some(&t)).await;
+    let (st, v) = s
+        .post(
+            &format!(
+                "/api/v1/admin/accounts/{}/credit",
+                me["id"].as_str().unwrap()
+            ),
+            Some(&op),
+            json!({"currency": "EUR", "amount_minor": -504, "reason": "paid out"}),
+        )
+        .await;
+    assert_eq!((st, eur_balance(&v)), (200, 0), "{v}");
+
     // Twenty orders paid at once against a balance of 10.00: never more than 10.00 spent.
     let (st, v) = s
         .post(
