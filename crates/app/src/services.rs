@@ -61,8 +61,15 @@ async fn with_plan_changes(
     c: &mut guichet_store::AnyConnection,
     mut views: Vec<ServiceView>,
 ) -> Result<Vec<ServiceView>> {
+    let ids: Vec<String> = views.iter().map(|v| v.id.clone()).collect();
+    let mut pending: std::collections::HashMap<String, _> =
+        guichet_store::plan_changes::pending_of_many(c, &ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.service_id.clone(), p))
+            .collect();
     for v in &mut views {
-        if let Some(p) = guichet_store::plan_changes::pending_of(c, &v.id).await? {
+        if let Some(p) = pending.remove(&v.id) {
             v.pending_actions.push("plan_change_pending".to_owned());
             v.pending_plan_change = Some(PendingPlanChange {
                 cancellable: p.direction == "downgrade",

@@ -142,29 +142,54 @@ pub struct ListFilter<'a> {
 
 /// Documents newest first.
 pub async fn list(c: &mut AnyConnection, f: &ListFilter<'_>) -> Result<Vec<InvoiceRow>> {
-    let (at, id) = f.before.unwrap_or((i64::MAX, ""));
     let columns = if f.documents {
         COLUMNS
     } else {
         SUMMARY_COLUMNS
     };
+    // Only the conditions that apply, so that the planner uses
+    // `invoices_account_kind_issued` for a customer's page instead of scanning every invoice.
+    let mut conds: Vec<String> = Vec::new();
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        n
+    };
+    if f.account_id.is_some() {
+        conds.push(format!("account_id = ${}", next()));
+    }
+    if f.kind.is_some() {
+        conds.push(format!("kind = ${}", next()));
+    }
+    if f.from.is_some() {
+        conds.push(format!("issue_date >= ${}", next()));
+    }
+    if f.to.is_some() {
+        conds.push(format!("issue_date <= ${}", next()));
+    }
+    if f.before.is_some() {
+        let (a, b) = (next(), next());
+        conds.push(format!(
+            "(issued_at < ${a} OR (issued_at = ${a} AND id < ${b}))"
+        ));
+    }
+    let limit = next();
+    let filter = if conds.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conds.join(" AND "))
+    };
     let sql = format!(
-        "SELECT {columns} FROM invoices WHERE ($1 = '' OR account_id = $1) \
-         AND ($2 = '' OR kind = $2) AND ($3 = '' OR issue_date >= $3) \
-         AND ($4 = '' OR issue_date <= $4) \
-         AND (issued_at < $5 OR (issued_at = $5 AND id < $6) OR $6 = '') \
-         ORDER BY issued_at DESC, id DESC LIMIT $7"
+        "SELECT {columns} FROM invoices {filter} ORDER BY issued_at DESC, id DESC LIMIT ${limit}"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(f.account_id.unwrap_or(""))
-        .bind(f.kind.unwrap_or(""))
-        .bind(f.from.unwrap_or(""))
-        .bind(f.to.unwrap_or(""))
-        .bind(at)
-        .bind(id)
-        .bind(f.limit)
-        .fetch_all(c)
-        .await?)
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for v in [f.account_id, f.kind, f.from, f.to].into_iter().flatten() {
+        q = q.bind(v);
+    }
+    if let Some((at, id)) = f.before {
+        q = q.bind(at).bind(id);
+    }
+    Ok(q.bind(f.limit).fetch_all(c).await?)
 }
 
 /// The credit notes issued against an invoice.

@@ -69,6 +69,17 @@ pub async fn pending_of(c: &mut AnyConnection, service_id: &str) -> Result<Optio
         .await?)
 }
 
+/// The pending changes of several services, in one query (a list page).
+pub async fn pending_of_many(
+    c: &mut AnyConnection,
+    service_ids: &[String],
+) -> Result<Vec<PlanChangeRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM plan_changes WHERE state = 'pending' AND service_id IN ({{in}})"
+    );
+    crate::bulk::select_in(c, &sql, &[], service_ids).await
+}
+
 /// The change an order pays for, if any.
 pub async fn of_order(c: &mut AnyConnection, order_id: &str) -> Result<Option<PlanChangeRow>> {
     let sql = format!("SELECT {COLUMNS} FROM plan_changes WHERE order_id = $1");
