@@ -3,6 +3,7 @@
 
 use crate::both_backends;
 use crate::harness::{Backend, PASSWORD, Server, World};
+use crate::panel::{browser, form, hidden};
 use serde_json::{Value, json};
 
 both_backends!(
@@ -586,6 +587,18 @@ async fn lost_second_factor_recovery(b: Backend) {
         )
         .await;
     assert_eq!(st, 400);
+    // The notice's link opens the panel's cancel form, token filled in; spent, it is refused.
+    let page = Guest::new(s, &format!("/factor-recovery/cancel?token={cancel}")).await;
+    assert!(
+        page.html.contains(&format!("value=\"{cancel}\"")),
+        "{}",
+        page.html
+    );
+    let (st, html) = page
+        .post(s, "/factor-recovery/cancel", &[("token", cancel.as_str())])
+        .await;
+    assert_eq!(st, 400, "{html}");
+    assert!(html.contains("role=\"alert\""), "{html}");
     s.post(
         "/api/v1/admin/clock",
         Some(&op),
@@ -597,13 +610,18 @@ async fn lost_second_factor_recovery(b: Backend) {
         "mfa_required"
     );
 
-    // A new recovery, left to run: after 72 hours the password alone signs in.
-    s.post(
-        "/api/v1/auth/factor-recovery",
-        None,
-        json!({"email": email, "password": PASSWORD}),
-    )
-    .await;
+    // A new recovery, through the panel's pages this time (the second-factor page links to
+    // it; the mailed link opens its form), left to run: after 72 hours the password alone
+    // signs in.
+    let guest = Guest::new(s, "/factor-recovery/start").await;
+    let (st, html) = guest
+        .post(
+            s,
+            "/factor-recovery/start",
+            &[("email", email), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(st, 200, "{html}");
     let link2 = crate::harness::eventually(20, "a second recovery link", || async {
         let mails = w.smtp.to("lost.backup@example.org");
         mails
@@ -614,14 +632,28 @@ async fn lost_second_factor_recovery(b: Backend) {
     })
     .await;
     let texted2 = s.sms_code(&op, "+33699887766", Some(&texted)).await;
-    let (st, _) = s
+    let page = Guest::new(s, &format!("/factor-recovery?token={link2}")).await;
+    assert!(
+        page.html.contains(&format!("value=\"{link2}\"")),
+        "the mailed token is filled in: {}",
+        page.html
+    );
+    let (st, html) = page
         .post(
-            "/api/v1/auth/factor-recovery/confirm",
-            None,
-            json!({"token": link2, "code": texted2}),
+            s,
+            "/factor-recovery",
+            &[("token", link2.as_str()), ("code", wrong)],
         )
         .await;
-    assert_eq!(st, 200);
+    assert_eq!(st, 400, "a wrong code is refused on the page: {html}");
+    let (st, html) = page
+        .post(
+            s,
+            "/factor-recovery",
+            &[("token", link2.as_str()), ("code", texted2.as_str())],
+        )
+        .await;
+    assert_eq!(st, 200, "{html}");
     s.post(
         "/api/v1/admin/clock",
         Some(&op),
@@ -641,5 +673,49 @@ async fn lost_second_factor_recovery(b: Backend) {
         "factor_recovery_applied",
     ] {
         assert!(ev.iter().any(|e| e == k), "{k} missing from {ev:?}");
+    }
+}
+
+/// A visitor of the panel: the CSRF cookie and token of a page, to post its form.
+struct Guest {
+    cookie: String,
+    csrf: String,
+    html: String,
+}
+
+impl Guest {
+    async fn new(s: &Server, path: &str) -> Self {
+        let r = browser().get(s.url(path)).send().await.expect("page");
+        assert_eq!(r.status(), 200, "{path}");
+        let cookie = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix("guichet_csrf="))
+            .and_then(|v| v.split(';').next())
+            .expect("csrf cookie")
+            .to_owned();
+        let html = r.text().await.expect("html");
+        Self {
+            csrf: hidden(&html, "_csrf"),
+            cookie: format!("guichet_csrf={cookie}"),
+            html,
+        }
+    }
+
+    async fn post(&self, s: &Server, path: &str, pairs: &[(&str, &str)]) -> (u16, String) {
+        let mut all = vec![("_csrf", self.csrf.as_str())];
+        all.extend_from_slice(pairs);
+        let r = browser()
+            .post(s.url(path))
+            .header("cookie", &self.cookie)
+            .header("origin", &s.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&all))
+            .send()
+            .await
+            .expect("post");
+        (r.status().as_u16(), r.text().await.expect("body"))
     }
 }

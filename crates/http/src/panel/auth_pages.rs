@@ -31,6 +31,18 @@ pub fn routes() -> Router<AppState> {
         .route("/verify-email/resend", post(resend))
         .route("/forgot-password", get(forgot_page).post(forgot))
         .route("/reset-password", get(reset_page).post(reset))
+        .route(
+            "/factor-recovery/start",
+            get(recovery_start_page).post(recovery_start),
+        )
+        .route(
+            "/factor-recovery",
+            get(recovery_page).post(recovery_confirm),
+        )
+        .route(
+            "/factor-recovery/cancel",
+            get(recovery_cancel_page).post(recovery_cancel),
+        )
 }
 
 #[derive(Deserialize, Default)]
@@ -283,6 +295,8 @@ struct TokenPage {
     button: String,
     token: String,
     password: bool,
+    /// A field for the code texted to the phone (recovery of a lost second factor).
+    sms_code: bool,
 }
 
 async fn verify_page(State(s): State<AppState>, g: Guest, Query(q): Query<NextQuery>) -> Response {
@@ -294,6 +308,7 @@ async fn verify_page(State(s): State<AppState>, g: Guest, Query(q): Query<NextQu
         button: g.tr.t("verify-button").to_owned(),
         token: q.token,
         password: false,
+        sms_code: false,
     })
 }
 
@@ -316,6 +331,7 @@ async fn verify(State(s): State<AppState>, g: Guest, Ctx(ctx): Ctx, f: Fields) -
                 button: g.tr.t("verify-button").to_owned(),
                 token: f.get("token").to_owned(),
                 password: false,
+                sms_code: false,
             },
         )),
         Err(e) => Err(e).lang(g.tr),
@@ -381,6 +397,145 @@ fn reset_form(s: &AppState, g: &Guest, form: Form, token: String) -> TokenPage {
         button: g.tr.t("reset-button").to_owned(),
         token,
         password: true,
+        sms_code: false,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "recovery_start.html")]
+struct RecoveryStartPage {
+    l: Layout,
+    form: Form,
+}
+
+async fn recovery_start_page(State(s): State<AppState>, g: Guest) -> Response {
+    ok(&RecoveryStartPage {
+        l: Layout::guest(&g, &s, "recovery-title"),
+        form: Form::new(),
+    })
+}
+
+/// Lost the second factor: the password proves the holder; a link goes to the verified
+/// backup address and a code to the verified phone.
+async fn recovery_start(
+    State(s): State<AppState>,
+    g: Guest,
+    Ctx(ctx): Ctx,
+    f: Fields,
+) -> PanelResult {
+    g.check(&f)?;
+    match guichet_app::recovery::request(&s.app, f.get("email").trim(), f.get("password"), &ctx)
+        .await
+    {
+        Ok(()) => Ok(ok(&MessagePage {
+            l: Layout::guest(&g, &s, "recovery-title"),
+            heading: g.tr.t("recovery-sent-title").to_owned(),
+            text: g.tr.t("recovery-sent-text").to_owned(),
+            link: None,
+        })),
+        Err(e) if e.kind != ErrorKind::Internal => Ok(render(
+            failed_status(&e),
+            &RecoveryStartPage {
+                l: Layout::guest(&g, &s, "recovery-title"),
+                form: Form::from_fields(&f).fail(&g.tr, &e, &["email", "password"]),
+            },
+        )),
+        Err(e) => Err(e).lang(g.tr),
+    }
+}
+
+/// The link mailed to the backup address when the second factor is lost: the mailed token
+/// and the code texted to the phone schedule the factor's removal (72 hours later).
+fn recovery_form(s: &AppState, g: &Guest, form: Form, token: String) -> TokenPage {
+    TokenPage {
+        l: Layout::guest(g, s, "recovery-title"),
+        form,
+        action: "/factor-recovery",
+        intro: g.tr.t("recovery-intro").to_owned(),
+        button: g.tr.t("recovery-button").to_owned(),
+        token,
+        password: false,
+        sms_code: true,
+    }
+}
+
+async fn recovery_page(
+    State(s): State<AppState>,
+    g: Guest,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    ok(&recovery_form(&s, &g, Form::new(), q.token))
+}
+
+async fn recovery_confirm(
+    State(s): State<AppState>,
+    g: Guest,
+    Ctx(ctx): Ctx,
+    f: Fields,
+) -> PanelResult {
+    g.check(&f)?;
+    let token = f.get("token").trim().to_owned();
+    match guichet_app::recovery::confirm(&s.app, &token, f.get("code").trim(), &ctx).await {
+        Ok(r) => Ok(ok(&MessagePage {
+            l: Layout::guest(&g, &s, "recovery-title"),
+            heading: g.tr.t("recovery-scheduled-title").to_owned(),
+            text: g.tr.t1(
+                "recovery-scheduled-text",
+                "date",
+                &g.tr.datetime(&r.effective_at),
+            ),
+            link: Some(("/login".into(), g.tr.t("login-title").to_owned())),
+        })),
+        Err(e) if e.kind != ErrorKind::Internal => Ok(render(
+            failed_status(&e),
+            &recovery_form(&s, &g, Form::new().fail(&g.tr, &e, &["code"]), token),
+        )),
+        Err(e) => Err(e).lang(g.tr),
+    }
+}
+
+/// The link of the notice sent to both addresses: stop a recovery the holder did not ask for.
+fn recovery_cancel_form(s: &AppState, g: &Guest, form: Form, token: String) -> TokenPage {
+    TokenPage {
+        l: Layout::guest(g, s, "recovery-cancel-title"),
+        form,
+        action: "/factor-recovery/cancel",
+        intro: g.tr.t("recovery-cancel-intro").to_owned(),
+        button: g.tr.t("recovery-cancel-button").to_owned(),
+        token,
+        password: false,
+        sms_code: false,
+    }
+}
+
+async fn recovery_cancel_page(
+    State(s): State<AppState>,
+    g: Guest,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    ok(&recovery_cancel_form(&s, &g, Form::new(), q.token))
+}
+
+async fn recovery_cancel(
+    State(s): State<AppState>,
+    g: Guest,
+    Ctx(ctx): Ctx,
+    f: Fields,
+) -> PanelResult {
+    g.check(&f)?;
+    let token = f.get("token").trim().to_owned();
+    match guichet_app::recovery::cancel_by_token(&s.app, &token, &ctx).await {
+        Ok(()) => Ok(ok(&MessagePage {
+            l: Layout::guest(&g, &s, "recovery-cancel-title"),
+            heading: g.tr.t("recovery-cancelled-title").to_owned(),
+            text: g.tr.t("recovery-cancelled-text").to_owned(),
+            link: Some(("/login".into(), g.tr.t("login-title").to_owned())),
+        })),
+        Err(e) if e.kind != ErrorKind::Internal => Ok(render(
+            failed_status(&e),
+            &recovery_cancel_form(&s, &g, Form::new().fail(&g.tr, &e, &[]), token),
+        )),
+        Err(e) => Err(e).lang(g.tr),
     }
 }
 
