@@ -57,7 +57,9 @@ pub async fn reset(c: &mut AnyConnection, key: &str) -> Result<()> {
 /// Take one attempt on `key` before checking it, in a single statement: refused (`None`) while
 /// the key is blocked; otherwise the failure counter grows and, past `free`, the key is
 /// blocked at once for the next attempt (1 s, 2 s, 4 s… up to `max_delay_ms`). Concurrent
-/// attempts therefore cannot exceed the allowance. Returns the attempt's number.
+/// attempts therefore cannot exceed the allowance. Returns the attempt's number. Within the
+/// allowance the block instant is left as it was: a concurrent attempt that read the clock a
+/// millisecond earlier is not refused by this one.
 pub async fn claim(
     c: &mut AnyConnection,
     key: &str,
@@ -69,15 +71,15 @@ pub async fn claim(
     const N: &str =
         "(CASE WHEN rate_limits.window_start < $3 THEN 1 ELSE rate_limits.failures + 1 END)";
     let sql = format!(
-        "INSERT INTO rate_limits (key, failures, window_start, blocked_until) VALUES ($1, 1, $2, $2) \
+        "INSERT INTO rate_limits (key, failures, window_start, blocked_until) VALUES ($1, 1, $2, 0) \
          ON CONFLICT (key) DO UPDATE SET \
            failures = {N}, \
            window_start = CASE WHEN rate_limits.window_start < $3 THEN $2 ELSE rate_limits.window_start END, \
-           blocked_until = $2 + CASE \
-             WHEN {N} <= $4 THEN 0 \
-             WHEN {N} - $4 > 20 THEN $5 \
-             WHEN (1000 << CAST({N} - $4 - 1 AS INTEGER)) > $5 THEN $5 \
-             ELSE (1000 << CAST({N} - $4 - 1 AS INTEGER)) END \
+           blocked_until = CASE \
+             WHEN {N} <= $4 THEN rate_limits.blocked_until \
+             WHEN {N} - $4 > 20 THEN $2 + $5 \
+             WHEN (1000 << CAST({N} - $4 - 1 AS INTEGER)) > $5 THEN $2 + $5 \
+             ELSE $2 + (1000 << CAST({N} - $4 - 1 AS INTEGER)) END \
          WHERE rate_limits.blocked_until <= $2 \
          RETURNING failures"
     );

@@ -11,6 +11,7 @@ both_backends!(
     brute_force_limits_per_account_and_ip,
     sms_as_an_extra_second_factor,
     lost_second_factor_recovery,
+    attempts_within_the_allowance_are_never_refused,
 );
 
 /// The server's (sandbox) clock, in seconds.
@@ -718,4 +719,50 @@ impl Guest {
             .expect("post");
         (r.status().as_u16(), r.text().await.expect("body"))
     }
+}
+
+/// Two nodes (or two requests) read the clock a millisecond apart: within the allowance, the
+/// later attempt must not block the earlier one; past it, the doubling delay holds.
+async fn attempts_within_the_allowance_are_never_refused(b: Backend) {
+    use guichet_store::rate_limits::claim;
+    sqlx::any::install_default_drivers();
+    let w = World::new(b).await;
+    let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&w._db.url)
+        .await
+        .expect("db");
+    let (window, free, max) = (60_000, 5, 900_000);
+    assert_eq!(
+        claim(&mut c, "t:key", 1_000, window, free, max)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    // Read the clock a millisecond earlier, and lands second.
+    assert_eq!(
+        claim(&mut c, "t:key", 999, window, free, max)
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    for n in 3..=6 {
+        assert_eq!(
+            claim(&mut c, "t:key", 1_001, window, free, max)
+                .await
+                .unwrap(),
+            Some(n)
+        );
+    }
+    // The sixth attempt was past the allowance of five: blocked for a second.
+    assert_eq!(
+        claim(&mut c, "t:key", 1_500, window, free, max)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        claim(&mut c, "t:key", 2_001, window, free, max)
+            .await
+            .unwrap(),
+        Some(7)
+    );
 }
