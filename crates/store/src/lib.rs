@@ -17,6 +17,7 @@ pub mod emails;
 pub mod erasure;
 mod error;
 pub mod factors;
+mod filter;
 pub mod gateway_customers;
 pub mod idempotency;
 pub mod invoices;

@@ -225,16 +225,16 @@ pub async fn list(
     status: Option<&str>,
     limit: i64,
 ) -> Result<Vec<OrderRow>> {
+    let (filter, vals, n) =
+        crate::filter::eq_filters(&[("account_id", account_id), ("status", status)]);
     let sql = format!(
-        "SELECT {COLUMNS} FROM orders WHERE ($1 = '' OR account_id = $1) \
-         AND ($2 = '' OR status = $2) ORDER BY created_at DESC, id DESC LIMIT $3"
+        "SELECT {COLUMNS} FROM orders {filter} ORDER BY created_at DESC, id DESC LIMIT ${n}"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(account_id.unwrap_or(""))
-        .bind(status.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(c)
-        .await?)
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for v in vals {
+        q = q.bind(v);
+    }
+    Ok(q.bind(limit).fetch_all(c).await?)
 }
 
 pub async fn lines(c: &mut AnyConnection, order_id: &str) -> Result<Vec<LineRow>> {

@@ -131,19 +131,20 @@ pub struct ListFilter<'a> {
 
 /// Tickets, most recently updated first.
 pub async fn list(c: &mut AnyConnection, f: &ListFilter<'_>) -> Result<Vec<TicketRow>> {
+    let (filter, vals, n) = crate::filter::eq_filters(&[
+        ("account_id", Some(f.account_id)),
+        ("state", Some(f.state)),
+        ("category", Some(f.category)),
+        ("assignee", Some(f.assignee)),
+    ]);
     let sql = format!(
-        "SELECT {COLUMNS} FROM tickets WHERE ($1 = '' OR account_id = $1) \
-         AND ($2 = '' OR state = $2) AND ($3 = '' OR category = $3) \
-         AND ($4 = '' OR assignee = $4) ORDER BY updated_at DESC, id DESC LIMIT $5"
+        "SELECT {COLUMNS} FROM tickets {filter} ORDER BY updated_at DESC, id DESC LIMIT ${n}"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(f.account_id)
-        .bind(f.state)
-        .bind(f.category)
-        .bind(f.assignee)
-        .bind(f.limit)
-        .fetch_all(c)
-        .await?)
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for v in vals {
+        q = q.bind(v);
+    }
+    Ok(q.bind(f.limit).fetch_all(c).await?)
 }
 
 pub async fn messages(c: &mut AnyConnection, ticket_id: &str) -> Result<Vec<MessageRow>> {
