@@ -1,4 +1,6 @@
-//! The crash harness: 10,000 services due for renewal today, `guichet billing run` processes
+//! The crash harness: 30,000 services due for renewal today (the issue asks for 10,000; with
+//! the batch path and the lookup indexes a debug build renews 10,000 in a few seconds, too
+//! few for a hundred kills to land mid-run), `guichet billing run` processes
 //! killed with SIGKILL at random moments a hundred times (on PostgreSQL, two processes at once
 //! on one database, each killed in turn), then a last run to the end. Afterwards, read from
 //! the database itself: every service renewed exactly once, one renewal order, one charge at
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 both_backends!(killed_billing_runs_renew_everything_once);
 
-const SERVICES: i64 = 10_000;
+const SERVICES: i64 = 30_000;
 const KILLS: usize = 100;
 
 fn billing_run(env: &[(String, String)], until: Option<&str>) -> Child {
@@ -69,17 +71,28 @@ async fn killed_billing_runs_renew_everything_once(b: Backend) {
     };
     let mut rng = Lcg(0x6775_6963_6865_7421);
     let mut kills = 0;
+    let mut finished_alone = 0;
     while kills < KILLS {
         let mut children: Vec<Child> = (0..workers).map(|_| billing_run(&env, None)).collect();
         for child in &mut children {
-            // Long enough to start and do some work, short enough to die mid-way.
-            std::thread::sleep(Duration::from_millis(150 + rng.next(600)));
+            // Long enough to start and do some work, short enough to die mid-way: a hundred
+            // kills must land before the services run out.
+            std::thread::sleep(Duration::from_millis(20 + rng.next(200)));
             if child.try_wait().ok().flatten().is_none() {
                 kills += 1;
+            } else {
+                finished_alone += 1;
             }
             let _ = child.kill();
             let _ = child.wait();
         }
+        // Runs that end before their kill mean the work is done: more kills would hit idle
+        // processes, and the harness would prove nothing (nor end).
+        assert!(
+            finished_alone < 20,
+            "the billing runs finished after {kills} kills: the kill delays are too long for \
+             this machine"
+        );
     }
     // The last run goes to the end, two days on (sandbox clock): the leases of the killed
     // processes have lapsed by then and their payments are settled from the gateway.
