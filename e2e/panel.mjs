@@ -135,6 +135,7 @@ async function shot(page, name) {
   const file = path.join(OUT, `${String(shotNo).padStart(2, '0')}-${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   pagesSeen.push(name);
+  return file;
 }
 
 async function axe(page, name, report) {
@@ -367,14 +368,21 @@ async function main() {
     await page.fill('#f-city', 'Villeurbanne');
     await submit(page, 'form[action="/profile"]');
     if (!page.url().includes('done=profile_saved')) fail(`saving the profile led to ${page.url()}`);
-    await shot(page, 'profile');
+    const profileShot = await shot(page, 'profile');
     await axe(page, 'profile', axeReport);
     await page.goto(`${base}/tickets`);
     await page.selectOption('#f-category', 'technical');
     await page.fill('#f-subject', 'Question sur mon VPS');
     await page.fill('#f-message', 'Bonjour, comment changer le noyau ?');
+    // A screenshot attached through the file input (a real PNG: the server sniffs the type).
+    const png = fs.readFileSync(profileShot);
+    await page.setInputFiles('#f-file', { name: 'ecran.png', mimeType: 'image/png', buffer: png });
     await submit(page, 'form[action="/tickets"]');
     if (!/\/tickets\/[^/?]+\?done=ticket_opened/.test(page.url())) fail(`opening a ticket led to ${page.url()}`);
+    const fileLink = page.locator('a[href*="/files/"]', { hasText: 'ecran.png' });
+    if (!(await fileLink.count())) fail('the ticket page shows no link to its attachment');
+    const got = await page.request.get(new URL(await fileLink.getAttribute('href'), base).href);
+    if (got.status() !== 200 || (await got.body()).length !== png.length) fail(`the attachment downloads as ${got.status()}`);
     await shot(page, 'ticket');
     await axe(page, 'ticket', axeReport);
     await page.goto(`${base}/tickets`);

@@ -103,6 +103,17 @@ impl AppError {
         }
     }
 
+    /// The same error, also naming the field it is about (its kind and status unchanged), so
+    /// a form can show it next to that field.
+    pub fn on_field(mut self, field: &str) -> Self {
+        self.fields.push(FieldError {
+            field: field.to_owned(),
+            code: self.code,
+            message: self.message.clone(),
+        });
+        self
+    }
+
     pub fn field(field: &str, code: &'static str, message: impl Into<String>) -> Self {
         Self::validation(vec![FieldError {
             field: field.to_owned(),

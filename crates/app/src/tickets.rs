@@ -156,7 +156,8 @@ fn check_uploads(files: &[Upload]) -> Result<Vec<&'static str>> {
                     ErrorKind::PayloadTooLarge,
                     "file_too_large",
                     "attachments are limited to 5 MiB each",
-                ));
+                )
+                .on_field("file"));
             }
             documents::sniff(&f.bytes).ok_or_else(|| {
                 AppError::new(
@@ -164,6 +165,7 @@ fn check_uploads(files: &[Upload]) -> Result<Vec<&'static str>> {
                     "unsupported_file_type",
                     "attach PDF, PNG or JPEG files",
                 )
+                .on_field("file")
             })
         })
         .collect()

@@ -9,6 +9,7 @@ mod middleware;
 pub mod openapi;
 pub mod panel;
 mod routes;
+mod upload;
 
 pub use error::{ApiError, ErrorBody};
 

@@ -1,13 +1,19 @@
 //! Support tickets: a thread between the customer and operators (JSON or multipart with
 //! attachments checked for size and type), the operator's reply mailed to the customer,
 //! filters, assignment and states, another account's ticket answering 404, and the auto-close
-//! of tickets left waiting for the customer.
+//! of tickets left waiting for the customer; the panel's ticket forms with files (the file
+//! input, each attachment's download link, a refused file shown next to its input with the
+//! message kept).
 
 use crate::both_backends;
 use crate::harness::{Backend, PASSWORD, Server, World};
 use serde_json::{Value, json};
 
-both_backends!(ticket_thread_and_operators, tickets_close_after_waiting);
+both_backends!(
+    ticket_thread_and_operators,
+    tickets_close_after_waiting,
+    panel_ticket_with_files
+);
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR-test-image";
 
@@ -314,4 +320,120 @@ async fn tickets_close_after_waiting(b: Backend) {
         kinds.iter().filter(|k| **k == "ticket_auto_closed").count(),
         1
     );
+}
+
+/// A panel form with files, posted with the session cookie and the page's CSRF token.
+async fn panel_post(
+    s: &Server,
+    session: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+    files: &[(&str, &[u8])],
+) -> (u16, String, String) {
+    let (ct, body) = multipart(fields, files);
+    let r = crate::panel::browser()
+        .post(s.url(path))
+        .header("cookie", format!("guichet_session={session}"))
+        .header("origin", &s.base)
+        .header("Content-Type", ct)
+        .body(body)
+        .send()
+        .await
+        .expect("panel post");
+    let st = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().expect("location").to_owned())
+        .unwrap_or_default();
+    (st, location, r.text().await.expect("body"))
+}
+
+async fn panel_ticket_with_files(b: Backend) {
+    let w = World::new(b).await;
+    let s = &w.server;
+    let t = s.customer(&w.smtp, "files@example.fr").await;
+    let (st, html) = crate::panel::page(s, &t, "/tickets").await;
+    assert_eq!(st, 200);
+    assert!(html.contains("enctype=\"multipart/form-data\""), "{html}");
+    assert!(html.contains("type=\"file\""), "{html}");
+    let csrf = crate::panel::hidden(&html, "_csrf");
+
+    // Without its token the form is refused, and nothing is opened.
+    let fields = [
+        ("category", "technical"),
+        ("subject", "Screen of the error"),
+        ("message", "See the attached screen."),
+    ];
+    let (st, _, _) = panel_post(s, &t, "/tickets", &fields, &[("screen.png", PNG)]).await;
+    assert_eq!(st, 403);
+    let (_, list) = s.get("/api/v1/me/tickets", Some(&t)).await;
+    assert_eq!(list.as_array().expect("list").len(), 0);
+
+    // A text file is refused next to the file input, with what was typed kept.
+    let mut with_token = vec![("_csrf", csrf.as_str())];
+    with_token.extend_from_slice(&fields);
+    let (st, _, html) = panel_post(
+        s,
+        &t,
+        "/tickets",
+        &with_token,
+        &[("notes.txt", b"plain text")],
+    )
+    .await;
+    assert_eq!(st, 415, "{html}");
+    assert!(html.contains("id=\"e-file\""), "{html}");
+    assert!(html.contains("Screen of the error"), "{html}");
+    assert!(html.contains("See the attached screen."), "{html}");
+
+    // A picture opens the ticket; its page links to the file, which downloads as sent.
+    let (st, location, _) =
+        panel_post(s, &t, "/tickets", &with_token, &[("screen.png", PNG)]).await;
+    assert_eq!(st, 303);
+    let path = location.split('?').next().expect("path").to_owned();
+    let id = path.trim_start_matches("/tickets/").to_owned();
+    let (st, html) = crate::panel::page(s, &t, &path).await;
+    assert_eq!(st, 200);
+    let (_, v) = s.get(&format!("/api/v1/me/tickets/{id}"), Some(&t)).await;
+    let att = v["messages"][0]["attachments"][0]["id"]
+        .as_str()
+        .expect("attachment id")
+        .to_owned();
+    let link = format!("/tickets/{id}/files/{att}");
+    assert!(html.contains(&link), "{html}");
+    assert!(html.contains("screen.png"), "{html}");
+    let r = crate::panel::browser()
+        .get(s.url(&link))
+        .header("cookie", format!("guichet_session={t}"))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.bytes().await.expect("bytes").as_ref(), PNG);
+
+    // A reply with four files is refused (three at most); an empty file input is no file.
+    let csrf = crate::panel::hidden(&html, "_csrf");
+    let reply = [("_csrf", csrf.as_str()), ("message", "Two more screens.")];
+    let four: Vec<(&str, &[u8])> = (0..4).map(|_| ("more.png", PNG)).collect();
+    let (st, _, html) = panel_post(s, &t, &format!("/tickets/{id}/reply"), &reply, &four).await;
+    assert_eq!(st, 422, "{html}");
+    assert!(html.contains("id=\"e-file\""), "{html}");
+    assert!(html.contains("Two more screens."), "{html}");
+    let (st, _, _) = panel_post(s, &t, &format!("/tickets/{id}/reply"), &reply, &[("", b"")]).await;
+    assert_eq!(st, 303);
+    let (_, v) = s.get(&format!("/api/v1/me/tickets/{id}"), Some(&t)).await;
+    assert_eq!(v["messages"].as_array().expect("messages").len(), 2);
+    assert_eq!(
+        v["messages"][1]["attachments"]
+            .as_array()
+            .expect("none")
+            .len(),
+        0
+    );
+
+    // Another account's session gets the 404 page for the file.
+    let other = s.customer(&w.smtp, "other-files@example.fr").await;
+    let (st, _) = crate::panel::page(s, &other, &link).await;
+    assert_eq!(st, 404);
 }

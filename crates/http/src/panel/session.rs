@@ -213,6 +213,35 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
     }
 }
 
+/// A submitted form that may carry files (`multipart/form-data`), or a plain one. What went
+/// wrong reading the files is kept for the page to show next to the file input, with the
+/// text the visitor typed.
+pub struct FieldsAndFiles {
+    pub fields: Fields,
+    pub files: Vec<guichet_app::tickets::Upload>,
+    pub error: Option<guichet_app::AppError>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for FieldsAndFiles {
+    type Rejection = PanelError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !crate::upload::is_multipart(&req) {
+            return Ok(FieldsAndFiles {
+                fields: Fields::from_request(req, state).await?,
+                files: Vec::new(),
+                error: None,
+            });
+        }
+        let form = crate::upload::read(req, state).await;
+        Ok(FieldsAndFiles {
+            fields: Fields(form.fields),
+            files: form.files,
+            error: form.error,
+        })
+    }
+}
+
 /// Where to go after signing in: a local path only.
 pub fn safe_next(next: &str) -> String {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {

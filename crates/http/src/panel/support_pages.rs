@@ -1,14 +1,15 @@
-//! Support tickets (list, open one about a service, the thread, reply, close and reopen;
-//! attachments are sent through the API's multipart form) and the account closure with its
-//! list of blockers, the mailed confirmation and the personal-data export.
+//! Support tickets (list, open one about a service with files attached, the thread with its
+//! attachments to download, reply, close and reopen) and the account closure with its list
+//! of blockers, the mailed confirmation and the personal-data export.
 
 use super::error::{InLang, PanelError, PanelResult, see_other};
-use super::session::{Fields, Viewer};
+use super::session::{Fields, FieldsAndFiles, Viewer};
 use super::{Form, Layout, ok, render};
 use crate::AppState;
 use crate::extract::Ctx;
 use askama::Template;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use guichet_app::tickets::{self, NewTicket};
@@ -17,9 +18,18 @@ use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/tickets", get(list).post(open))
+        .route(
+            "/tickets",
+            get(list)
+                .post(open)
+                .layer(DefaultBodyLimit::max(crate::upload::UPLOAD_LIMIT)),
+        )
         .route("/tickets/{id}", get(thread))
-        .route("/tickets/{id}/reply", post(reply))
+        .route(
+            "/tickets/{id}/reply",
+            post(reply).layer(DefaultBodyLimit::max(crate::upload::UPLOAD_LIMIT)),
+        )
+        .route("/tickets/{id}/files/{att}", get(download))
         .route("/tickets/{id}/close", post(close))
         .route("/tickets/{id}/reopen", post(reopen))
         .route("/closure", get(closure_page).post(request_closure))
@@ -91,22 +101,28 @@ fn soft(v: &Viewer, e: AppError) -> Result<AppError, PanelError> {
     }
 }
 
-async fn open(State(s): State<AppState>, v: Viewer, f: Fields) -> PanelResult {
-    v.check(&f)?;
+async fn open(State(s): State<AppState>, v: Viewer, form: FieldsAndFiles) -> PanelResult {
+    let f = &form.fields;
+    v.check(f)?;
     let input = NewTicket {
         category: f.get("category").to_owned(),
         subject: f.get("subject").to_owned(),
         service_id: f.opt("service_id"),
         message: f.get("message").to_owned(),
     };
-    match tickets::create(&s.app, &v.p.account, &input, &[]).await {
+    let done = match form.error {
+        Some(e) => Err(e),
+        None => tickets::create(&s.app, &v.p.account, &input, &form.files).await,
+    };
+    match done {
         Ok(t) => Ok(see_other(&format!(
             "/tickets/{}?done=ticket_opened",
             t.ticket.id
         ))),
         Err(e) => {
             let e = soft(&v, e)?;
-            let form = Form::from_fields(&f).fail(&v.tr, &e, &["category", "subject", "message"]);
+            let form =
+                Form::from_fields(f).fail(&v.tr, &e, &["category", "subject", "message", "file"]);
             Ok(render(
                 crate::error::status_of(e.kind),
                 &list_view(&s, &v, form).await?,
@@ -115,11 +131,28 @@ async fn open(State(s): State<AppState>, v: Viewer, f: Fields) -> PanelResult {
     }
 }
 
+/// An attachment of one of the account's tickets (another account's: the 404 page).
+async fn download(
+    State(s): State<AppState>,
+    v: Viewer,
+    Path((id, att)): Path<(String, String)>,
+) -> PanelResult {
+    let (a, bytes) = tickets::attachment(&s.app, Some(&v.p.account_id), &id, &att)
+        .await
+        .lang(v.tr)?;
+    Ok(crate::routes::orders::file_response(
+        &a.content_type,
+        &a.file_name,
+        bytes,
+    ))
+}
+
 pub struct Message {
     pub author: String,
     pub body: String,
     pub at: String,
-    pub files: Vec<String>,
+    /// Each attachment's id and file name.
+    pub files: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -161,7 +194,11 @@ async fn thread_view(
             .map(|m| Message {
                 author: tr.code("author", &m.author),
                 at: tr.datetime(&m.created_at),
-                files: m.attachments.into_iter().map(|a| a.file_name).collect(),
+                files: m
+                    .attachments
+                    .into_iter()
+                    .map(|a| (a.id, a.file_name))
+                    .collect(),
                 body: m.body,
             })
             .collect(),
@@ -177,14 +214,19 @@ async fn reply(
     State(s): State<AppState>,
     v: Viewer,
     Path(id): Path<String>,
-    f: Fields,
+    form: FieldsAndFiles,
 ) -> PanelResult {
-    v.check(&f)?;
-    match tickets::reply(&s.app, &v.p.account, &id, f.get("message"), &[]).await {
+    let f = &form.fields;
+    v.check(f)?;
+    let done = match form.error {
+        Some(e) => Err(e),
+        None => tickets::reply(&s.app, &v.p.account, &id, f.get("message"), &form.files).await,
+    };
+    match done {
         Ok(_) => Ok(see_other(&format!("/tickets/{id}?done=ticket_replied"))),
         Err(e) => {
             let e = soft(&v, e)?;
-            let form = Form::from_fields(&f).fail(&v.tr, &e, &["message"]);
+            let form = Form::from_fields(f).fail(&v.tr, &e, &["message", "file"]);
             Ok(render(
                 crate::error::status_of(e.kind),
                 &thread_view(&s, &v, &id, form).await?,

@@ -6,20 +6,18 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Auth, Json, OperatorAuth};
 use crate::routes::orders::file_response;
+use crate::upload::{self, UPLOAD_LIMIT};
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use guichet_app::tickets::{
-    self, AdminFilter, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, NewTicket, OperatorReply,
-    TicketSummary, TicketView, Upload,
+    self, AdminFilter, NewTicket, OperatorReply, TicketSummary, TicketView, Upload,
 };
 use guichet_app::{AppError, ErrorKind};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-
-const UPLOAD_LIMIT: usize = MAX_ATTACHMENTS * MAX_ATTACHMENT_BYTES + 256 * 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -71,71 +69,26 @@ pub struct ReplyBody {
     pub message: String,
 }
 
-fn too_large() -> AppError {
-    AppError::new(
-        ErrorKind::PayloadTooLarge,
-        "file_too_large",
-        "attachments are limited to 5 MiB each, 3 per message",
-    )
-}
-
 /// The text fields and files of a JSON or multipart body.
 async fn read_body(
     s: &AppState,
     req: Request,
 ) -> Result<(serde_json::Value, Vec<Upload>), ApiError> {
-    let is_multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    if !is_multipart {
+    if !upload::is_multipart(&req) {
         let Json(v) = Json::<serde_json::Value>::from_request(req, s)
             .await
             .map_err(|_| AppError::bad_request("malformed_json", "a JSON object is expected"))?;
         return Ok((v, Vec::new()));
     }
-    let bad_form = || AppError::bad_request("invalid_form", "a multipart form is expected");
-    let mut form = Multipart::from_request(req, s)
-        .await
-        .map_err(|_| bad_form())?;
-    let mut fields = serde_json::Map::new();
-    let mut files = Vec::new();
-    while let Some(field) = form.next_field().await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
-        } else {
-            bad_form()
-        }
-    })? {
-        let name = field.name().unwrap_or("").to_owned();
-        if name == "file" {
-            let file_name = field.file_name().unwrap_or("attachment").to_owned();
-            let bytes = field.bytes().await.map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    too_large()
-                } else {
-                    bad_form()
-                }
-            })?;
-            if files.len() >= MAX_ATTACHMENTS {
-                return Err(AppError::field(
-                    "file",
-                    "too_many_attachments",
-                    "at most 3 files per message",
-                )
-                .into());
-            }
-            files.push(Upload {
-                file_name,
-                bytes: bytes.to_vec(),
-            });
-        } else if !name.is_empty() {
-            let text = field.text().await.map_err(|_| bad_form())?;
-            fields.insert(name, serde_json::Value::String(text));
-        }
+    let form = upload::read(req, s).await;
+    if let Some(e) = form.error {
+        return Err(e.into());
     }
-    Ok((serde_json::Value::Object(fields), files))
+    let mut fields = serde_json::Map::new();
+    for (name, text) in form.fields {
+        fields.insert(name, serde_json::Value::String(text));
+    }
+    Ok((serde_json::Value::Object(fields), form.files))
 }
 
 /// Decode the fields of `read_body` into `T`.
