@@ -13,12 +13,13 @@ use crate::mail::{self, LifecycleMail, MailKind};
 use crate::payments::{self, RenewalCharge};
 use crate::queue::{self, Handled, Job};
 use crate::renewals::{self, deletion_day, expiration};
-use crate::{App, AppError, Result};
+use crate::{App, AppError, Result, ids};
 use guichet_domain::lifecycle::RenewalMode;
 use guichet_domain::schedule::{Cycle, Step, card_expiry_notice};
 use guichet_domain::{BillingPeriod, Language};
 use guichet_store::accounts::{self as account_store, AccountRow};
-use guichet_store::services::{self as service_store, ServiceRow};
+use guichet_store::jobs::NewJob;
+use guichet_store::services::{self as service_store, NextStep, ServiceRow};
 use guichet_store::{AnyConnection, payment_methods};
 use jiff::ToSpan;
 use jiff::civil::Date;
@@ -71,14 +72,22 @@ pub async fn plan_due(app: &App) -> Result<usize> {
         if rows.is_empty() {
             break;
         }
-        let mut tx = app.db.begin().await?;
+        // Each batch is two multi-row statements: the due steps' jobs, then the services'
+        // next dates (each only if it did not change meanwhile).
+        let mut new_jobs = Vec::new();
+        let mut next_steps = Vec::with_capacity(rows.len());
         for s in &rows {
             let Some(seen) = s.next_step_on.as_deref() else {
                 continue;
             };
             let Some(cycle) = cycle_of(s) else {
                 tracing::error!(service = %s.id, "service with an unreadable calendar");
-                service_store::set_next_step(tx.conn(), &s.id, &s.expires_on, seen, None).await?;
+                next_steps.push(NextStep {
+                    id: s.id.clone(),
+                    expires_on: s.expires_on.clone(),
+                    seen: seen.to_owned(),
+                    next: None,
+                });
                 continue;
             };
             let due = if s.state == "in_creation" {
@@ -93,21 +102,44 @@ pub async fn plan_due(app: &App) -> Result<usize> {
             // Earlier steps first: a charge on E runs before that day's suspension.
             let first = now - due.steps.len() as i64;
             for (i, step) in due.steps.iter().enumerate() {
-                let key = format!("svc:{}:{}:{}", s.id, s.expires_on, step.key());
                 let payload = serde_json::json!(StepPayload {
                     service_id: s.id.clone(),
                     expires_on: s.expires_on.clone(),
                     step: step.key(),
                 });
-                let run_at = first + i as i64;
-                if queue::enqueue_in(app, tx.conn(), SERVICE_STEP, &key, &payload, run_at).await? {
-                    enqueued += 1;
-                }
+                new_jobs.push((
+                    String::new(),
+                    format!("svc:{}:{}:{}", s.id, s.expires_on, step.key()),
+                    payload.to_string(),
+                    first + i as i64,
+                ));
             }
-            let next = due.next_on.map(|d| d.to_string());
-            service_store::set_next_step(tx.conn(), &s.id, &s.expires_on, seen, next.as_deref())
-                .await?;
+            next_steps.push(NextStep {
+                id: s.id.clone(),
+                expires_on: s.expires_on.clone(),
+                seen: seen.to_owned(),
+                next: due.next_on.map(|d| d.to_string()),
+            });
         }
+        // Ids in planning order, which is the services' order: the queue takes jobs of one
+        // due time by id, so a batch of renewals then touches neighbouring rows.
+        let ids = ids::new_ids_in_order(app.now_ms(), new_jobs.len());
+        for (job, id) in new_jobs.iter_mut().zip(ids) {
+            job.0 = id;
+        }
+        let jobs: Vec<NewJob<'_>> = new_jobs
+            .iter()
+            .map(|(id, key, payload, run_at)| NewJob {
+                id,
+                kind: SERVICE_STEP,
+                unique_key: key,
+                payload,
+                run_at: *run_at,
+            })
+            .collect();
+        let mut tx = app.db.begin().await?;
+        enqueued += guichet_store::jobs::enqueue_many(tx.conn(), &jobs, now).await? as usize;
+        service_store::set_next_steps(tx.conn(), &next_steps).await?;
         tx.commit().await?;
         if !full {
             break;

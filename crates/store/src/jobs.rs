@@ -42,21 +42,36 @@ pub struct NewJob<'a> {
 
 /// Enqueue a job unless its key exists; true if this call enqueued it.
 pub async fn enqueue(c: &mut AnyConnection, j: &NewJob<'_>, now: i64) -> Result<bool> {
-    let r = sqlx::query(
-        "INSERT INTO jobs (id, kind, unique_key, payload, state, run_at, attempts, locked_until, \
-         locked_by, last_error, created_at, finished_at) \
-         VALUES ($1, $2, $3, $4, 'queued', $5, 0, NULL, NULL, NULL, $6, NULL) \
-         ON CONFLICT (unique_key) DO NOTHING",
+    Ok(enqueue_many(c, std::slice::from_ref(j), now).await? == 1)
+}
+
+/// Enqueue jobs in multi-row statements, each unless its key exists; returns how many were
+/// enqueued.
+pub async fn enqueue_many(c: &mut AnyConnection, jobs: &[NewJob<'_>], now: i64) -> Result<u64> {
+    use crate::bulk::{self, Val};
+    let rows: Vec<Vec<Val>> = jobs
+        .iter()
+        .map(|j| {
+            vec![
+                j.id.into(),
+                j.kind.into(),
+                j.unique_key.into(),
+                j.payload.into(),
+                QUEUED.into(),
+                j.run_at.into(),
+                0i64.into(),
+                now.into(),
+            ]
+        })
+        .collect();
+    bulk::insert(
+        c,
+        "jobs",
+        "id, kind, unique_key, payload, state, run_at, attempts, created_at",
+        &rows,
+        "ON CONFLICT (unique_key) DO NOTHING",
     )
-    .bind(j.id)
-    .bind(j.kind)
-    .bind(j.unique_key)
-    .bind(j.payload)
-    .bind(j.run_at)
-    .bind(now)
-    .execute(c)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .await
 }
 
 /// Take up to `limit` due jobs for `worker` until `lease_until`: queued, due, and not leased

@@ -207,6 +207,40 @@ pub async fn set_next_step(
     Ok(())
 }
 
+/// When the engine must look at a service next (`set_next_step` for many).
+pub struct NextStep {
+    pub id: String,
+    pub expires_on: String,
+    pub seen: String,
+    pub next: Option<String>,
+}
+
+/// [`set_next_step`] for many services in multi-row statements, each unless it changed
+/// meanwhile.
+pub async fn set_next_steps(c: &mut AnyConnection, steps: &[NextStep]) -> Result<u64> {
+    use crate::bulk::Val;
+    let rows: Vec<Vec<Val>> = steps
+        .iter()
+        .map(|s| {
+            vec![
+                (&s.id).into(),
+                (&s.expires_on).into(),
+                (&s.seen).into(),
+                (&s.next).into(),
+            ]
+        })
+        .collect();
+    crate::bulk::with_values(
+        c,
+        "UPDATE services SET next_step_on = v.column4 FROM (VALUES {values}) AS v \
+         WHERE services.id = v.column1 AND services.expires_on = v.column2 \
+         AND services.next_step_on = v.column3",
+        &[],
+        &rows,
+    )
+    .await
+}
+
 /// Suspend an active service that reached `expires_on` unpaid; false if it moved meanwhile.
 pub async fn suspend(c: &mut AnyConnection, id: &str, expires_on: &str, now: i64) -> Result<bool> {
     let r = sqlx::query(
