@@ -355,14 +355,21 @@ struct PricedOrder {
     treatment: tax::Decision,
 }
 
-/// Place an order for `account`.
-pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result<OrderView> {
-    if account.state != "active" {
-        return Err(AppError::forbidden(
+/// Only an active account orders (or is quoted a price).
+fn may_order(account: &AccountRow) -> Result<()> {
+    if account.state == "active" {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(
             "account_not_active",
             "this account cannot place orders",
-        ));
+        ))
     }
+}
+
+/// Place an order for `account`.
+pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result<OrderView> {
+    may_order(account)?;
     if input.lines.is_empty() || input.lines.len() > MAX_LINES {
         return Err(AppError::field(
             "lines",
@@ -500,6 +507,7 @@ pub struct OrderQuote {
 
 /// Price a new order without placing it (the order form's review).
 pub async fn quote(app: &App, account: &AccountRow, input: &QuoteInput) -> Result<OrderQuote> {
+    may_order(account)?;
     if input.lines.is_empty() || input.lines.len() > MAX_LINES {
         return Err(AppError::field(
             "lines",
