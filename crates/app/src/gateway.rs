@@ -301,7 +301,11 @@ impl Gateway {
     }
 
     /// What became of a payment whose outcome is unknown. The sandbox gateway's record is
-    /// read directly. Stripe's search is not read-after-write, so within
+    /// read directly; when it has none within [`RESEND_WINDOW_MS`], the same charge is sent
+    /// again under its key first, as for Stripe: "no record" may only mean that the charge
+    /// is still on its way from another process (killed or merely slow), and taking it as
+    /// never sent would let that charge land on a payment already marked failed while the
+    /// next attempt charges the card again. Stripe's search is not read-after-write, so within
     /// [`RESEND_WINDOW_MS`] the very same charge request is sent again (same
     /// `Idempotency-Key`, same parameters): Stripe replays the answer it stored, or runs it
     /// once if it never got it. Past that window, when Stripe may have forgotten the key, the
@@ -309,13 +313,32 @@ impl Gateway {
     pub async fn reconcile(self, app: &App, p: &PaymentRow) -> Result<Lookup> {
         match self {
             Gateway::Sandbox => {
-                let mut c = app.db.conn().await?;
-                Ok(
-                    match payments::sandbox_find_charge(&mut c, &p.idempotency_key).await? {
-                        Some(ch) => Lookup::Found(stored_outcome(&ch)),
-                        None => Lookup::NotFound,
+                let find = async || -> Result<Option<Lookup>> {
+                    let mut c = app.db.conn().await?;
+                    Ok(payments::sandbox_find_charge(&mut c, &p.idempotency_key)
+                        .await?
+                        .map(|ch| Lookup::Found(stored_outcome(&ch))))
+                };
+                if let Some(found) = find().await? {
+                    return Ok(found);
+                }
+                if app.now_ms() - p.created_at >= RESEND_WINDOW_MS {
+                    return Ok(Lookup::NotFound);
+                }
+                // Recorded now under the key (or the in-flight one's record, whichever came
+                // first), then read back: a simulated lost answer does not hide it here.
+                sandbox_charge(
+                    app,
+                    &ChargeRequest {
+                        account_id: &p.account_id,
+                        idempotency_key: &p.idempotency_key,
+                        source: &p.source,
+                        amount_minor: p.amount_minor,
+                        currency: &p.currency,
                     },
                 )
+                .await?;
+                Ok(find().await?.unwrap_or(Lookup::NotFound))
             }
             Gateway::Stripe => {
                 let client = stripe_of(app)?;

@@ -18,6 +18,7 @@ both_backends!(
     bad_orders_are_refused,
     paid_orders_are_credited_before_cancelled,
     order_floods_are_slowed,
+    payment_killed_before_its_charge_is_charged_once,
 );
 
 /// A catalog with a VPS (delivered by the provider), a domain name and an instant product.
@@ -998,4 +999,58 @@ async fn order_floods_are_slowed(b: Backend) {
     assert!(r.headers().get("retry-after").is_some());
     // Another account is not affected.
     order(s, &other, json!([{"plan": "vps-s-monthly"}])).await;
+}
+
+/// A process wrote a pending payment and was killed (or is merely slow) before its charge
+/// reached the gateway. The reconciler must not take "no record at the gateway" as "never
+/// charged" while that charge may still land: it sends the same charge under the same key,
+/// so the order is paid once, whichever of the two arrives first.
+async fn payment_killed_before_its_charge_is_charged_once(b: Backend) {
+    sqlx::any::install_default_drivers();
+    let w = World::new(b).await;
+    let s = &w.server;
+    let op = s.operator_key();
+    catalog(s, &op).await;
+    let t = s.customer(&w.smtp, "killed@example.fr").await;
+    let o = order(s, &t, json!([{"plan": "mail-yearly"}])).await;
+    let id = o["id"].as_str().expect("id").to_owned();
+    let token = s.card_token("4242424242424242").await;
+    let (_, clock) = s.get("/api/v1/admin/clock", Some(&op)).await;
+    let now: jiff::Timestamp = clock["now"]
+        .as_str()
+        .expect("now")
+        .parse()
+        .expect("instant");
+    let now = now.as_millisecond();
+    let key = format!("pay:{id}:killed");
+    let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&w._db.url)
+        .await
+        .expect("db");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO payments (id, account_id, order_id, amount_minor, currency, state, gateway, \
+         idempotency_key, source, created_at, updated_at) \
+         SELECT '01900000-0000-7000-8000-00000000c0de', account_id, id, total_minor, currency, \
+         'pending', 'sandbox', '{key}', '{token}', {now}, {now} FROM orders WHERE id = '{id}'"
+    )))
+    .execute(&mut c)
+    .await
+    .expect("pending payment");
+
+    // Past the reconciler's wait and the gateway's grace: the charge is sent, once.
+    advance(s, &op, 20 * 60).await;
+    let o = eventually(30, "the payment reconciled", || async {
+        let (_, o) = s.get(&format!("/api/v1/me/orders/{id}"), Some(&t)).await;
+        (o["payments"][0]["state"] != "pending").then_some(o)
+    })
+    .await;
+    assert_eq!(o["payments"][0]["state"], "succeeded", "{o}");
+    assert_eq!(o["payments"].as_array().expect("payments").len(), 1, "{o}");
+    assert_ne!(o["status"], "not_paid", "{o}");
+    let charges: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM sandbox_charges WHERE idempotency_key = '{key}'"
+    )))
+    .fetch_one(&mut c)
+    .await
+    .expect("charges");
+    assert_eq!(charges, 1, "one charge at the gateway");
 }
