@@ -19,7 +19,7 @@ use guichet_domain::schedule::{Cycle, Step, card_expiry_notice};
 use guichet_domain::{BillingPeriod, Language};
 use guichet_store::accounts::{self as account_store, AccountRow};
 use guichet_store::jobs::NewJob;
-use guichet_store::services::{self as service_store, NextStep, ServiceRow};
+use guichet_store::services::{self as service_store, DueService, NextStep, ServiceRow};
 use guichet_store::{AnyConnection, payment_methods};
 use jiff::ToSpan;
 use jiff::civil::Date;
@@ -47,7 +47,7 @@ fn today(app: &App) -> Result<Date> {
     crate::clock::utc_date(app.now_ms()).ok_or_else(|| AppError::internal("clock out of range"))
 }
 
-fn cycle_of(s: &ServiceRow) -> Option<Cycle> {
+fn cycle_of(s: &DueService) -> Option<Cycle> {
     Some(Cycle {
         expires: s.expires_on.parse().ok()?,
         mode: RenewalMode::parse(&s.renewal_mode)?,

@@ -172,17 +172,30 @@ pub async fn wake(c: &mut AnyConnection, id: &str, today: &str) -> Result<()> {
     Ok(())
 }
 
+/// What the planner reads of a service whose next step day has come: its calendar.
+#[derive(Debug, Clone, FromRow)]
+pub struct DueService {
+    pub id: String,
+    pub state: String,
+    pub expires_on: String,
+    pub renewal_mode: String,
+    pub period: String,
+    pub renewal_period: Option<String>,
+    pub termination_requested_at: Option<i64>,
+    pub next_step_on: Option<String>,
+}
+
 /// Live services whose next lifecycle step has come, oldest first.
-pub async fn steps_due(c: &mut AnyConnection, today: &str, limit: i64) -> Result<Vec<ServiceRow>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM services WHERE next_step_on <= $1 AND state <> 'deleted' \
-         ORDER BY next_step_on, id LIMIT $2"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(today)
-        .bind(limit)
-        .fetch_all(c)
-        .await?)
+pub async fn steps_due(c: &mut AnyConnection, today: &str, limit: i64) -> Result<Vec<DueService>> {
+    Ok(sqlx::query_as(
+        "SELECT id, state, expires_on, renewal_mode, period, renewal_period, \
+         termination_requested_at, next_step_on FROM services \
+         WHERE next_step_on <= $1 AND state <> 'deleted' ORDER BY next_step_on, id LIMIT $2",
+    )
+    .bind(today)
+    .bind(limit)
+    .fetch_all(c)
+    .await?)
 }
 
 /// Record when the engine must look at a service next, unless it changed meanwhile (its
