@@ -23,6 +23,9 @@ fn ok(h: &Value, code: &str) -> bool {
     item(h, code)["ok"].as_bool().expect("ok")
 }
 
+/// The panel's script for Stripe's card field.
+pub(crate) const STRIPE_SCRIPT: &str = "/assets/stripe-card.js?v=1";
+
 /// A client that does not follow redirects (cookies are passed by hand).
 pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()

@@ -4,7 +4,9 @@
 //! (search kept blind) with exactly one charge and one invoice, a refund through a credit
 //! note, search asked only past Stripe's 24-hour idempotency window, a deleted method
 //! detached; the sandbox's answer to a setup intent; configuration
-//! refused without a key and the key masked by `check-config`.
+//! refused without a key and the key masked by `check-config`; the panel's card form through
+//! Stripe's field (SetupIntent asked with the CSRF token, the `pm_…` saved, the page's
+//! widened content policy).
 
 use crate::both_backends;
 use crate::harness::stripe::{ERROR_PM, Fake, SECRET, SLOW_PM};
@@ -15,6 +17,7 @@ both_backends!(
     stripe_cards_and_payments,
     stripe_lost_answer_reconciled_and_refunded,
     stripe_configuration,
+    stripe_card_in_the_panel,
 );
 
 /// The browser's part: a SetupIntent from Guichet, confirmed at "Stripe" with a test card.
@@ -353,4 +356,98 @@ async fn stripe_configuration(b: Backend) {
     assert!(shown.contains("https://api.stripe.com"), "{shown}");
     assert!(!shown.contains(SECRET), "{shown}");
     assert!(!String::from_utf8_lossy(&out.stderr).contains(SECRET));
+}
+
+/// A panel POST with the session cookie, from the panel's origin.
+async fn panel_post(s: &Server, t: &str, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+    crate::panel::browser()
+        .post(s.url(path))
+        .header("cookie", format!("guichet_session={t}"))
+        .header("origin", &s.base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(crate::panel::form(pairs))
+        .send()
+        .await
+        .expect("panel post")
+}
+
+async fn stripe_card_in_the_panel(b: Backend) {
+    let (w, fake) = World::with_stripe(b).await;
+    let s = &w.server;
+    let t = s.customer(&w.smtp, "panel-card@example.fr").await;
+
+    // The page offers Stripe's card field (no sandbox card form), with the policy it needs.
+    let r = crate::panel::browser()
+        .get(s.url("/payment-methods"))
+        .header("cookie", format!("guichet_session={t}"))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self' https://js.stripe.com"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let html = r.text().await.expect("html");
+    assert!(html.contains("id=\"stripe-card\""), "{html}");
+    assert!(
+        html.contains("data-key=\"pk_test_51GuichetFake\""),
+        "{html}"
+    );
+    assert!(html.contains("https://js.stripe.com/v3/"), "{html}");
+    assert!(!html.contains("action=\"/payment-methods/card\""), "{html}");
+    let csrf = crate::panel::hidden(&html, "_csrf");
+    let r = crate::panel::browser()
+        .get(s.url(crate::panel::STRIPE_SCRIPT))
+        .send()
+        .await
+        .expect("script");
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.expect("js").contains("confirmCardSetup"));
+
+    // The script's SetupIntent: refused without the form's token, then its client secret.
+    let r = panel_post(s, &t, "/payment-methods/stripe/setup", &[]).await;
+    assert_eq!(r.status(), 403);
+    let r = panel_post(s, &t, "/payment-methods/stripe/setup", &[("_csrf", &csrf)]).await;
+    assert_eq!(r.status(), 200);
+    let si: Value = r.json().await.expect("json");
+    let secret = si["client_secret"].as_str().expect("client secret");
+    // Stripe.js confirms it with the card typed in Stripe's field; the form posts the pm_….
+    let pm = fake.confirm_setup_intent(secret, "pm_card_visa").await;
+    let r = panel_post(
+        s,
+        &t,
+        "/payment-methods/stripe",
+        &[("_csrf", &csrf), ("token", &pm), ("make_default", "1")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        "/payment-methods?done=method_added"
+    );
+    let (_, list) = s.get("/api/v1/me/payment-methods", Some(&t)).await;
+    let cards = list.as_array().expect("list");
+    assert_eq!(cards.len(), 1, "{list}");
+    assert_eq!(cards[0]["kind"], "card");
+    assert_eq!(cards[0]["is_default"], true);
+
+    // A token Stripe does not know comes back on the page with the error, nothing saved.
+    let r = panel_post(
+        s,
+        &t,
+        "/payment-methods/stripe",
+        &[("_csrf", &csrf), ("token", "pm_doesNotExist")],
+    )
+    .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let html = r.text().await.expect("html");
+    assert!(html.contains("role=\"alert\""), "{html}");
+    let (_, list) = s.get("/api/v1/me/payment-methods", Some(&t)).await;
+    assert_eq!(list.as_array().expect("list").len(), 1);
 }

@@ -11,6 +11,7 @@ use crate::extract::Ctx;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use guichet_app::invoices::{self, CREDIT_NOTE, INVOICE, ListQuery};
 use guichet_app::orders;
@@ -23,6 +24,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/payment-methods", get(methods_page))
         .route("/payment-methods/card", post(add_card))
+        .route("/payment-methods/stripe/setup", post(stripe_setup))
+        .route("/payment-methods/stripe", post(add_stripe_card))
         .route("/payment-methods/sepa", post(add_sepa))
         .route("/payment-methods/transfer", post(add_transfer))
         .route("/payment-methods/{id}/default", post(make_default))
@@ -67,6 +70,9 @@ struct MethodsPage {
     sepa: Form,
     other: Form,
     sandbox_cards: bool,
+    /// Stripe's publishable key when cards are saved through Stripe's card field.
+    stripe_key: Option<String>,
+    stripe_script: &'static str,
 }
 
 #[derive(Default)]
@@ -99,8 +105,12 @@ async fn methods_view(
             id: m.id,
         })
         .collect();
-    let sandbox_cards = s.app.config.sandbox
-        && gateway::Gateway::for_app(&s.app).is_some_and(|g| g.name() == "sandbox");
+    let gateway = gateway::Gateway::for_app(&s.app);
+    let sandbox_cards = s.app.config.sandbox && gateway.is_some_and(|g| g.name() == "sandbox");
+    let stripe_key = gateway
+        .filter(|g| g.name() == "stripe")
+        .and_then(|_| s.app.config.stripe.as_ref())
+        .and_then(|c| c.publishable_key.clone());
     Ok(MethodsPage {
         l: Layout::viewer(v, s, "methods-title", "payment-methods"),
         items,
@@ -108,11 +118,77 @@ async fn methods_view(
         sepa: forms.sepa,
         other: forms.other,
         sandbox_cards,
+        stripe_key,
+        stripe_script: super::assets::STRIPE_CARD_PATH,
     })
 }
 
+/// The payment-methods page may load Stripe.js (script, its card field's frame, its API):
+/// the panel's policy widened for Stripe's origins, on this page only.
+const STRIPE_CSP: &str = "default-src 'self'; script-src 'self' https://js.stripe.com; \
+    frame-src https://js.stripe.com https://hooks.stripe.com; \
+    connect-src 'self' https://api.stripe.com; img-src 'self' https://*.stripe.com; \
+    frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The page, with the policy Stripe's card field needs when it is shown.
+fn methods_response(
+    status: axum::http::StatusCode,
+    page: &MethodsPage,
+) -> axum::response::Response {
+    let mut r = render(status, page);
+    if page.stripe_key.is_some() {
+        r.headers_mut().insert(
+            axum::http::header::CONTENT_SECURITY_POLICY,
+            axum::http::HeaderValue::from_static(STRIPE_CSP),
+        );
+    }
+    r
+}
+
 async fn methods_page(State(s): State<AppState>, v: Viewer) -> PanelResult {
-    Ok(ok(&methods_view(&s, &v, MethodForms::default()).await?))
+    let page = methods_view(&s, &v, MethodForms::default()).await?;
+    Ok(methods_response(axum::http::StatusCode::OK, &page))
+}
+
+/// A SetupIntent for Stripe's card field (asked by the page's script, with the form's CSRF
+/// token): its client secret, as JSON; an error as the API's `{code, message}`.
+async fn stripe_setup(State(s): State<AppState>, v: Viewer, f: Fields) -> PanelResult {
+    v.check(&f)?;
+    let r = match payment_methods::setup_intent(&s.app, &v.p.account_id).await {
+        Ok(si) => {
+            axum::Json(serde_json::json!({ "client_secret": si.client_secret })).into_response()
+        }
+        Err(e) => (
+            crate::error::status_of(e.kind),
+            axum::Json(serde_json::json!({ "code": e.code, "message": e.message })),
+        )
+            .into_response(),
+    };
+    Ok(r)
+}
+
+/// Save the card Stripe's field confirmed (the SetupIntent's `pm_…`).
+async fn add_stripe_card(
+    State(s): State<AppState>,
+    v: Viewer,
+    Ctx(ctx): Ctx,
+    f: Fields,
+) -> PanelResult {
+    v.check(&f)?;
+    let input = NewMethod {
+        kind: "card".into(),
+        token: f.opt("token"),
+        iban: None,
+        holder_name: None,
+        make_default: Some(f.get("make_default") == "1"),
+    };
+    let result = payment_methods::add(&s.app, &v.p.account_id, &input, &ctx).await;
+    let tr = v.tr;
+    added(&s, &v, result, |e| MethodForms {
+        card: Form::new().fail(&tr, &e, &[]),
+        ..MethodForms::default()
+    })
+    .await
 }
 
 async fn added(
@@ -126,7 +202,10 @@ async fn added(
         Err(e) => {
             let e = soft(v.tr, e)?;
             let status = status_of(&e);
-            Ok(render(status, &methods_view(s, v, forms(e)).await?))
+            Ok(methods_response(
+                status,
+                &methods_view(s, v, forms(e)).await?,
+            ))
         }
     }
 }
