@@ -18,7 +18,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import proof_lib as pl  # noqa: E402
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
-PG_PORT = int(os.environ.get("FAULTS_PG_PORT", "55432"))
+# Below the kernel's ephemeral range (32768-60999 here): a port in that range can be held at
+# any moment by the local port of some outgoing connection (the tests' clients), and then the
+# cluster cannot bind it (one CI run failed so).
+PG_PORT = int(os.environ.get("FAULTS_PG_PORT", "25432"))
 
 
 def as_postgres(args, **kw):
@@ -43,7 +46,20 @@ class Cluster:
                      "-w"] + list(args), stdout=subprocess.DEVNULL)
 
     def start(self):
-        self.ctl("start")
+        # A start that fails (the port briefly held, say) is tried again; the server's own
+        # log is printed when it keeps failing.
+        for attempt in range(3):
+            try:
+                self.ctl("start")
+                return
+            except subprocess.CalledProcessError:
+                time.sleep(2)
+        try:
+            with open(self.dir + "/log") as f:
+                sys.stderr.write(f.read()[-4000:])
+        except OSError:
+            pass
+        raise SystemExit("FATAL: the throwaway PostgreSQL cluster would not start")
 
     def stop(self, mode="fast"):
         self.ctl("stop", "-m", mode)
