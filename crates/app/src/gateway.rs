@@ -82,6 +82,19 @@ pub struct ChargeRequest<'a> {
     pub currency: &'a str,
 }
 
+impl<'a> ChargeRequest<'a> {
+    /// The charge a payment row stands for (its key, source, amount and currency).
+    pub fn of(p: &'a PaymentRow) -> Self {
+        ChargeRequest {
+            account_id: &p.account_id,
+            idempotency_key: &p.idempotency_key,
+            source: &p.source,
+            amount_minor: p.amount_minor,
+            currency: &p.currency,
+        }
+    }
+}
+
 /// The gateways Guichet can drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gateway {
@@ -327,34 +340,13 @@ impl Gateway {
                 }
                 // Recorded now under the key (or the in-flight one's record, whichever came
                 // first), then read back: a simulated lost answer does not hide it here.
-                sandbox_charge(
-                    app,
-                    &ChargeRequest {
-                        account_id: &p.account_id,
-                        idempotency_key: &p.idempotency_key,
-                        source: &p.source,
-                        amount_minor: p.amount_minor,
-                        currency: &p.currency,
-                    },
-                )
-                .await?;
+                sandbox_charge(app, &ChargeRequest::of(p)).await?;
                 Ok(find().await?.unwrap_or(Lookup::NotFound))
             }
             Gateway::Stripe => {
                 let client = stripe_of(app)?;
                 if app.now_ms() - p.created_at < RESEND_WINDOW_MS {
-                    let outcome = self
-                        .charge(
-                            app,
-                            &ChargeRequest {
-                                account_id: &p.account_id,
-                                idempotency_key: &p.idempotency_key,
-                                source: &p.source,
-                                amount_minor: p.amount_minor,
-                                currency: &p.currency,
-                            },
-                        )
-                        .await?;
+                    let outcome = self.charge(app, &ChargeRequest::of(p)).await?;
                     return Ok(Lookup::Found(outcome));
                 }
                 client

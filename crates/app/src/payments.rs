@@ -653,16 +653,7 @@ pub(crate) async fn charge_renewal(
             charge_id: "free".into(),
         },
         Some(g) => g
-            .charge(
-                app,
-                &ChargeRequest {
-                    idempotency_key: &row.idempotency_key,
-                    source: &row.source,
-                    amount_minor: row.amount_minor,
-                    currency: &row.currency,
-                    account_id: &row.account_id,
-                },
-            )
+            .charge(app, &ChargeRequest::of(&row))
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e.message, "renewal charge outcome unknown");

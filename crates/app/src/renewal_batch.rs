@@ -301,16 +301,7 @@ async fn charge(app: &App, items: &[Item]) -> Vec<Outcome> {
         };
         let reqs: Vec<ChargeRequest<'_>> = idx
             .iter()
-            .map(|&k| {
-                let p = &items[k].payment;
-                ChargeRequest {
-                    account_id: &p.account_id,
-                    idempotency_key: &p.idempotency_key,
-                    source: &p.source,
-                    amount_minor: p.amount_minor,
-                    currency: &p.currency,
-                }
-            })
+            .map(|&k| ChargeRequest::of(&items[k].payment))
             .collect();
         for (k, o) in idx.into_iter().zip(g.charge_many(app, &reqs).await) {
             out[k] = Some(o);
