@@ -71,17 +71,20 @@ pub async fn export(app: &App, p: &Principal) -> Result<Vec<u8>> {
             let Some(last) = rows.last() else { break };
             before = Some((last.created_at, last.id.clone()));
             let n = rows.len();
-            mails.extend(rows.into_iter().map(|m| MailExport {
-                id: m.id,
-                to: m.to_addr,
-                kind: m.kind,
-                subject: m.subject,
-                body_text: crate::mailbox::redact_secrets(&m.body_text),
-                status: m.status,
-                reference: m.reference,
-                message_id: m.message_id,
-                created_at: rfc3339(m.created_at),
-                sent_at: m.sent_at.map(rfc3339),
+            mails.extend(rows.into_iter().map(|m| {
+                let text = crate::mail::outbox::render(app, &m).map(|b| b.text);
+                MailExport {
+                    id: m.id,
+                    to: m.to_addr,
+                    kind: m.kind,
+                    subject: m.subject,
+                    body_text: crate::mailbox::redact_secrets(&text.unwrap_or_default()),
+                    status: m.status,
+                    reference: m.reference,
+                    message_id: m.message_id,
+                    created_at: rfc3339(m.created_at),
+                    sent_at: m.sent_at.map(rfc3339),
+                }
             }));
             if n < 500 {
                 break;

@@ -95,12 +95,14 @@ pub async fn get(app: &App, p: &Principal, id: &str) -> Result<EmailDetail> {
     let e = emails::get_for_account(&mut c, &p.account_id, id)
         .await?
         .ok_or_else(|| AppError::not_found("email_not_found"))?;
+    let body = crate::mail::outbox::render(app, &e);
+    let (text, html) = body.map(|b| (b.text, b.html)).unwrap_or_default();
     Ok(EmailDetail {
         summary: summary(&e),
         message_id: e.message_id,
         language: e.language,
-        body_text: redact_secrets(&e.body_text),
-        body_html: redact_secrets(&e.body_html),
+        body_text: redact_secrets(&text),
+        body_html: redact_secrets(&html),
     })
 }
 

@@ -69,15 +69,7 @@ pub async fn run(services: usize, per_account: usize, database_url: Option<Strin
     let t = Instant::now();
     loop {
         guichet_app::lifecycle::plan_due(&app).await.map_err(err)?;
-        let mut any = false;
-        while guichet_app::queue::run_batch(&app)
-            .await
-            .map_err(err)?
-            .is_some()
-        {
-            any = true;
-        }
-        if !any {
+        if guichet_app::queue::run_due(&app).await.map_err(err)? == 0 {
             break;
         }
     }

@@ -247,6 +247,24 @@ where
     Ok(out)
 }
 
+/// PostgreSQL: lock the rows of `table` with these ids, in id order, before a multi-row
+/// update of them. An `UPDATE … FROM (VALUES …)` visits rows in whatever order its plan
+/// picks, so two transactions updating overlapping sets (two nodes planning the same day, a
+/// planner and a settling batch) could each hold a row the other waits for, and one is
+/// aborted as a deadlock; locked in one global order first, they queue instead. SQLite has
+/// one writer at a time: nothing to do.
+pub async fn lock_in_order(c: &mut AnyConnection, table: &'static str, ids: &[&str]) -> Result<()> {
+    if c.backend_name().eq_ignore_ascii_case("sqlite") {
+        return Ok(());
+    }
+    let mut ids: Vec<String> = ids.iter().map(|&id| id.to_owned()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let sql = format!("SELECT id FROM {table} WHERE id IN ({{in}}) ORDER BY id FOR UPDATE");
+    let _: Vec<(String,)> = select_in(c, &sql, &[], &ids).await?;
+    Ok(())
+}
+
 /// Run `sql` (an `UPDATE … WHERE … IN ({in})`) over `keys` in chunks, after the `fixed`
 /// parameters; returns the rows affected.
 pub async fn execute_in(

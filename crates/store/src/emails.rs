@@ -22,6 +22,9 @@ pub struct EmailRow {
     pub subject: String,
     pub body_text: String,
     pub body_html: String,
+    /// What the mail says (kind and data, JSON), laid out when sent or read; `None` for rows
+    /// that stored their bodies.
+    pub data: Option<String>,
     pub reference: String,
     pub message_id: String,
     pub status: String,
@@ -34,7 +37,7 @@ pub struct EmailRow {
 }
 
 const COLUMNS: &str = "id, account_id, to_addr, kind, language, subject, body_text, body_html, \
-    reference, message_id, status, attempts, next_attempt_at, locked_until, last_error, \
+    data, reference, message_id, status, attempts, next_attempt_at, locked_until, last_error, \
     created_at, sent_at";
 
 pub async fn insert(c: &mut AnyConnection, e: &EmailRow) -> Result<()> {
@@ -54,6 +57,7 @@ pub async fn insert_many(c: &mut AnyConnection, mails: &[EmailRow]) -> Result<()
                 (&e.subject).into(),
                 (&e.body_text).into(),
                 (&e.body_html).into(),
+                (&e.data).into(),
                 (&e.reference).into(),
                 (&e.message_id).into(),
                 (&e.status).into(),
@@ -66,8 +70,8 @@ pub async fn insert_many(c: &mut AnyConnection, mails: &[EmailRow]) -> Result<()
     bulk::insert(
         c,
         "emails",
-        "id, account_id, to_addr, kind, language, subject, body_text, body_html, reference, \
-         message_id, status, attempts, next_attempt_at, created_at",
+        "id, account_id, to_addr, kind, language, subject, body_text, body_html, data, \
+         reference, message_id, status, attempts, next_attempt_at, created_at",
         &rows,
         "",
     )
@@ -154,7 +158,7 @@ pub async fn lease(c: &mut AnyConnection, id: &str, now: i64, until: i64) -> Res
 }
 
 /// Mark delivered. A mail marked `erase_after_send` (the last one to a closed account) loses
-/// its recipient, subject and bodies in the same statement.
+/// its recipient, subject, bodies and data in the same statement.
 pub async fn mark_sent(c: &mut AnyConnection, id: &str, now: i64) -> Result<()> {
     sqlx::query(
         "UPDATE emails SET status = 'sent', sent_at = $2, attempts = attempts + 1, \
@@ -162,7 +166,8 @@ pub async fn mark_sent(c: &mut AnyConnection, id: &str, now: i64) -> Result<()> 
          to_addr = CASE WHEN erase_after_send = 1 THEN '' ELSE to_addr END, \
          subject = CASE WHEN erase_after_send = 1 THEN '' ELSE subject END, \
          body_text = CASE WHEN erase_after_send = 1 THEN '' ELSE body_text END, \
-         body_html = CASE WHEN erase_after_send = 1 THEN '' ELSE body_html END WHERE id = $1",
+         body_html = CASE WHEN erase_after_send = 1 THEN '' ELSE body_html END, \
+         data = CASE WHEN erase_after_send = 1 THEN NULL ELSE data END WHERE id = $1",
     )
     .bind(id)
     .bind(now)
@@ -186,7 +191,8 @@ pub async fn mark_attempt_failed(
          to_addr = CASE WHEN $3 < 0 AND erase_after_send = 1 THEN '' ELSE to_addr END, \
          subject = CASE WHEN $3 < 0 AND erase_after_send = 1 THEN '' ELSE subject END, \
          body_text = CASE WHEN $3 < 0 AND erase_after_send = 1 THEN '' ELSE body_text END, \
-         body_html = CASE WHEN $3 < 0 AND erase_after_send = 1 THEN '' ELSE body_html END \
+         body_html = CASE WHEN $3 < 0 AND erase_after_send = 1 THEN '' ELSE body_html END, \
+         data = CASE WHEN $3 < 0 AND erase_after_send = 1 THEN NULL ELSE data END \
          WHERE id = $1",
     )
     .bind(id)

@@ -165,7 +165,7 @@ pub async fn erase_mails(
     let b = addresses.get(1).copied().unwrap_or("");
     let r = sqlx::query(
         "UPDATE emails SET to_addr = '', subject = '', body_text = '', body_html = '', \
-         last_error = NULL, locked_until = NULL, \
+         data = NULL, last_error = NULL, locked_until = NULL, \
          status = CASE WHEN status = 'queued' THEN 'failed' ELSE status END \
          WHERE id <> $4 AND (account_id = $1 OR (to_addr <> '' AND (to_addr = $2 OR to_addr = $3)))",
     )

@@ -214,6 +214,7 @@ pub struct RowSizes {
     pub invoice_document: usize,
     pub mail_text: usize,
     pub mail_html: usize,
+    pub mail_data: usize,
     pub webhook_payload: usize,
     pub event_message: usize,
 }
@@ -233,6 +234,7 @@ pub async fn row_sizes(db: &Db) -> Result<RowSizes> {
         invoice_document: avg_len(&mut c, "invoices", "document").await?,
         mail_text: avg_len(&mut c, "emails", "body_text").await?,
         mail_html: avg_len(&mut c, "emails", "body_html").await?,
+        mail_data: avg_len(&mut c, "emails", "data").await?,
         webhook_payload: avg_len(&mut c, "webhook_events", "payload").await?,
         event_message: avg_len(&mut c, "order_events", "message").await?,
     })
@@ -377,6 +379,7 @@ fn renewal_shape(z: &RowSizes) -> Vec<(&'static str, usize, Vec<Col>)> {
                 Text(60),
                 Text(z.mail_text),
                 Text(z.mail_html),
+                Text(z.mail_data),
                 Text(12),
                 Text(50),
                 Text(6),

@@ -243,6 +243,8 @@ pub async fn set_next_steps(c: &mut AnyConnection, steps: &[NextStep]) -> Result
             ]
         })
         .collect();
+    let ids: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
+    crate::bulk::lock_in_order(c, "services", &ids).await?;
     crate::bulk::with_values(
         c,
         "UPDATE services SET next_step_on = v.column4 FROM (VALUES {values}) AS v \
@@ -306,6 +308,8 @@ pub async fn extend_many(
             ]
         })
         .collect();
+    let ids: Vec<&str> = ext.iter().map(|e| e.id.as_str()).collect();
+    crate::bulk::lock_in_order(c, "services", &ids).await?;
     crate::bulk::with_values(
         c,
         "UPDATE services SET expires_on = v.column3, state = 'active', suspended_at = NULL, \

@@ -6,7 +6,7 @@
 use super::order_mail::Parts;
 use guichet_domain::Language;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum LifecycleMail {
     /// E−30: the service renews automatically on E for `amount`, charged to `method`
     /// (`None`: no valid payment method on file).

@@ -5,7 +5,7 @@ use guichet_domain::Language;
 /// Subject, paragraphs, action (label, link) and closing lines of a mail.
 pub(super) type Parts = (String, Vec<String>, Option<(String, String)>, Vec<String>);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum OrderMail {
     /// An order was placed: what it holds, the amount and the pay link.
     Placed {

@@ -1,10 +1,15 @@
-//! Writing a mail to the outbox inside the caller's transaction.
+//! Writing a mail to the outbox inside the caller's transaction, and rendering a stored mail.
+//! A row holds the mail's subject and what it says (its kind and data, as JSON); the text and
+//! HTML bodies are laid out from that when the mail is sent or read, so the outbox carries a
+//! few hundred bytes per mail rather than several kilobytes of layout. Rows written before
+//! this kept their bodies, and are shown as stored.
 
-use super::layout;
+use super::layout::{self, Rendered};
 use super::templates::MailKind;
 use crate::{App, Result, ids};
 use guichet_domain::Language;
 use guichet_store::{AnyConnection, emails};
+use serde::{Deserialize, Serialize};
 
 /// Who a mail goes to.
 pub struct Recipient<'a> {
@@ -26,19 +31,32 @@ pub async fn enqueue(
     Ok(row)
 }
 
-/// The outbox row of `kind` for `to`, rendered, not yet written (batches write many at once).
+/// What `emails.data` holds: the greeting's name and the mail.
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    first_name: &'a str,
+    mail: &'a MailKind,
+}
+
+#[derive(Deserialize)]
+struct Stored {
+    first_name: String,
+    mail: MailKind,
+}
+
+/// The outbox row of `kind` for `to`, not yet written (batches write many at once).
 pub fn build(app: &App, to: &Recipient<'_>, kind: &MailKind) -> emails::EmailRow {
     let now = app.now_ms();
     let id = ids::new_id(now);
     let reference = crate::crypto::mail_reference();
-    let content = kind.content(to.language, to.first_name, &app.config.provider_name);
-    let r = layout::render(
-        &content,
-        to.language,
-        &app.config.provider_name,
-        &reference,
-        &app.config.public_url,
-    );
+    let subject = kind
+        .content(to.language, to.first_name, &app.config.provider_name)
+        .subject;
+    let data = serde_json::to_string(&StoredRef {
+        first_name: to.first_name,
+        mail: kind,
+    })
+    .ok();
     emails::EmailRow {
         message_id: format!("<{id}@{}>", app.config.mail_domain()),
         id,
@@ -46,9 +64,10 @@ pub fn build(app: &App, to: &Recipient<'_>, kind: &MailKind) -> emails::EmailRow
         to_addr: to.address.to_owned(),
         kind: kind.name().to_owned(),
         language: to.language.as_str().to_owned(),
-        subject: r.subject,
-        body_text: r.text,
-        body_html: r.html,
+        subject,
+        body_text: String::new(),
+        body_html: String::new(),
+        data,
         reference,
         // A closed account's pseudonym is never written to: kept in the log, not sent.
         status: if app.config.smtp_url.is_some()
@@ -67,4 +86,37 @@ pub fn build(app: &App, to: &Recipient<'_>, kind: &MailKind) -> emails::EmailRow
         created_at: now,
         sent_at: None,
     }
+}
+
+/// The subject and bodies of a stored mail, laid out with this provider's name and panel
+/// address. `None` when its data cannot be read back (a mail written by a newer version).
+pub fn render(app: &App, row: &emails::EmailRow) -> Option<Rendered> {
+    let Some(data) = row.data.as_deref() else {
+        return Some(Rendered {
+            subject: row.subject.clone(),
+            text: row.body_text.clone(),
+            html: row.body_html.clone(),
+        });
+    };
+    let stored: Stored = match serde_json::from_str(data) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(mail = %row.id, error = %e, "stored mail cannot be rendered");
+            return None;
+        }
+    };
+    let lang = Language::parse(&row.language).unwrap_or_default();
+    let content = stored
+        .mail
+        .content(lang, &stored.first_name, &app.config.provider_name);
+    let mut r = layout::render(
+        &content,
+        lang,
+        &app.config.provider_name,
+        &row.reference,
+        &app.config.public_url,
+    );
+    // The subject as it was queued (the provider's name may have changed since).
+    r.subject.clone_from(&row.subject);
+    Some(r)
 }

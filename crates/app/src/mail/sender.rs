@@ -85,7 +85,9 @@ impl MailSender {
         })
     }
 
-    fn build(&self, m: &EmailRow) -> std::result::Result<Message, String> {
+    fn build(&self, app: &App, m: &EmailRow) -> std::result::Result<Message, String> {
+        let body = super::outbox::render(app, m)
+            .ok_or_else(|| "cannot render this mail's stored data".to_owned())?;
         let to: Mailbox = m
             .to_addr
             .parse()
@@ -95,18 +97,15 @@ impl MailSender {
         Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(m.subject.clone())
+            .subject(body.subject)
             .message_id(Some(m.message_id.clone()))
             .date(date)
-            .multipart(MultiPart::alternative_plain_html(
-                m.body_text.clone(),
-                m.body_html.clone(),
-            ))
+            .multipart(MultiPart::alternative_plain_html(body.text, body.html))
             .map_err(|e| format!("cannot build message: {e}"))
     }
 
-    async fn attempt(&self, m: &EmailRow) -> Outcome {
-        let mut msg = match self.build(m) {
+    async fn attempt(&self, app: &App, m: &EmailRow) -> Outcome {
+        let mut msg = match self.build(app, m) {
             Ok(msg) => msg,
             Err(e) => return Outcome::Permanent(e),
         };
@@ -142,7 +141,7 @@ impl MailSender {
                     }
                 }
                 progressed = true;
-                let outcome = self.attempt(&m).await;
+                let outcome = self.attempt(app, &m).await;
                 let now = app.now_ms();
                 let mut c = app.db.conn().await?;
                 match outcome {

@@ -5,7 +5,7 @@
 use super::order_mail::Parts;
 use guichet_domain::Language;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum SupportMail {
     /// An operator answered a ticket.
     TicketReply {

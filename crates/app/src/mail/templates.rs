@@ -3,8 +3,10 @@
 use super::layout::Content;
 use guichet_domain::Language;
 
-/// Every kind of mail Guichet sends, with the data it needs.
-#[derive(Debug, Clone)]
+/// Every kind of mail Guichet sends, with the data it needs. A queued mail stores this value
+/// (as JSON, externally tagged by variant name) and its bodies are rendered from it when it is
+/// sent or read: renaming a variant or a field needs a data migration of `emails.data`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum MailKind {
     /// Sign-up: prove the primary address.
     VerifyEmail {

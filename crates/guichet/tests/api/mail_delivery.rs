@@ -62,4 +62,50 @@ async fn queued_mail_survives_kill_and_smtp_outage(b: Backend) {
     let m = &page["items"][0];
     assert_eq!(m["status"], "sent");
     assert!(m["attempts"].as_i64().unwrap() >= 2, "{m}");
+
+    // The outbox row holds what the mail says, not its layout: the bodies are laid out when
+    // it is sent (the SMTP copy above) and when it is read back (the same text, the same
+    // reference and action, the link's secret hidden).
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut c = sqlx::AnyConnection::connect(&db.url).await.expect("db");
+    let (text, html, data): (String, String, Option<String>) =
+        sqlx::query_as("SELECT body_text, body_html, data FROM emails WHERE id = $1")
+            .bind(m["id"].as_str().unwrap())
+            .fetch_one(&mut c)
+            .await
+            .expect("mail row");
+    assert_eq!((text.as_str(), html.as_str()), ("", ""));
+    let data = data.expect("stored data");
+    assert!(data.contains("VerifyEmail"), "{data}");
+    let (st, detail) = server
+        .get(
+            &format!("/api/v1/me/emails/{}", m["id"].as_str().unwrap()),
+            Some(&t),
+        )
+        .await;
+    assert_eq!(st, 200, "{detail}");
+    let reference = m["reference"].as_str().unwrap();
+    let sent = smtp.to("ana@example.fr")[0].text();
+    let read = detail["body_text"].as_str().unwrap();
+    let html = detail["body_html"].as_str().unwrap();
+    assert!(
+        sent.contains(reference) && read.contains(reference),
+        "{read}"
+    );
+    assert!(
+        html.contains(reference) && html.contains("<a href="),
+        "{html}"
+    );
+    assert!(
+        read.contains("token=gct_[hidden]") && !read.contains(&token),
+        "{read}"
+    );
+    let sent = sent.replace(&token, "gct_[hidden]");
+    for line in read.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            sent.contains(line),
+            "read back but not sent: {line:?}\n{sent}"
+        );
+    }
 }
