@@ -93,8 +93,12 @@ fn bind_plain<'q>(
 /// SQLite looks named parameters up one by one in a list (quadratic in a statement of
 /// thousands), so for it every `$k` becomes a plain `?` and the values are laid out in the
 /// order the placeholders appear (a `$k` used twice is bound twice).
+fn is_sqlite(c: &AnyConnection) -> bool {
+    c.backend_name().eq_ignore_ascii_case("sqlite")
+}
+
 fn for_backend<'a>(c: &AnyConnection, sql: String, vals: Vec<&'a Val>) -> (String, Vec<&'a Val>) {
-    if !c.backend_name().eq_ignore_ascii_case("sqlite") {
+    if !is_sqlite(c) {
         return (sql, vals);
     }
     let (text, order) = positional(&sql);
@@ -254,7 +258,7 @@ where
 /// aborted as a deadlock; locked in one global order first, they queue instead. SQLite has
 /// one writer at a time: nothing to do.
 pub async fn lock_in_order(c: &mut AnyConnection, table: &'static str, ids: &[&str]) -> Result<()> {
-    if c.backend_name().eq_ignore_ascii_case("sqlite") {
+    if is_sqlite(c) {
         return Ok(());
     }
     let mut ids: Vec<String> = ids.iter().map(|&id| id.to_owned()).collect();

@@ -49,14 +49,28 @@ pub fn build(app: &App, to: &Recipient<'_>, kind: &MailKind) -> emails::EmailRow
     let now = app.now_ms();
     let id = ids::new_id(now);
     let reference = crate::crypto::mail_reference();
-    let subject = kind
-        .content(to.language, to.first_name, &app.config.provider_name)
-        .subject;
-    let data = serde_json::to_string(&StoredRef {
+    let content = kind.content(to.language, to.first_name, &app.config.provider_name);
+    let stored = serde_json::to_string(&StoredRef {
         first_name: to.first_name,
         mail: kind,
-    })
-    .ok();
+    });
+    // A mail that cannot be stored as data (none today: every field is text) keeps its
+    // laid-out bodies instead, as rows from before 0018 do.
+    let (data, body) = match stored {
+        Ok(json) => (Some(json), None),
+        Err(e) => {
+            tracing::warn!(kind = kind.name(), error = %e, "mail stored with its bodies");
+            let r = layout::render(
+                &content,
+                to.language,
+                &app.config.provider_name,
+                &reference,
+                &app.config.public_url,
+            );
+            (None, Some(r))
+        }
+    };
+    let (body_text, body_html) = body.map(|r| (r.text, r.html)).unwrap_or_default();
     emails::EmailRow {
         message_id: format!("<{id}@{}>", app.config.mail_domain()),
         id,
@@ -64,9 +78,9 @@ pub fn build(app: &App, to: &Recipient<'_>, kind: &MailKind) -> emails::EmailRow
         to_addr: to.address.to_owned(),
         kind: kind.name().to_owned(),
         language: to.language.as_str().to_owned(),
-        subject,
-        body_text: String::new(),
-        body_html: String::new(),
+        subject: content.subject,
+        body_text,
+        body_html,
         data,
         reference,
         // A closed account's pseudonym is never written to: kept in the log, not sent.
