@@ -64,8 +64,8 @@ pub fn ct_eq(a: &str, b: &str) -> bool {
 
 const REF_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-/// A short mail reference, e.g. `GC-7KQ2-9XHD-M3PA` (Crockford base32, 60 random bits: a
-/// collision stays out of reach for billions of mails).
+/// A short mail reference, e.g. `GC-7KQ2-9XHD-M3PA` (Crockford base32, 60 random bits; unique
+/// within its account, where it is looked up: a collision stays out of reach).
 pub fn mail_reference() -> String {
     let r = random_u64();
     let c: Vec<char> = (0..12)

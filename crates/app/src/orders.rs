@@ -283,13 +283,32 @@ pub(crate) fn event(
     }
 }
 
-pub(crate) fn order_number(now: i64) -> String {
-    let mut b = [0u8; 4];
-    crate::crypto::fill_random(&mut b);
-    // Nine random digits: renewals place an order per service and period, so a provider
-    // with a million services still draws a taken number rarely.
-    let n = u32::from_le_bytes(b) % 1_000_000_000;
-    format!("{}{:09}", &date_of(now)[..4], n)
+/// `n` new order numbers: the year and its counter's next values (`2026000000042`), reserved
+/// in a short transaction of their own. Call it before beginning the transaction that writes
+/// the orders: on SQLite a task already holding the writer would wait on itself, and on
+/// PostgreSQL the counter's row would stay locked until that transaction ends. Consecutive
+/// orders get neighbouring numbers, which keeps `orders.number`'s unique index written at one
+/// end instead of all over it.
+pub(crate) async fn new_numbers(app: &App, now: i64, n: usize) -> Result<Vec<String>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let year = &date_of(now)[..4];
+    let y: i64 = year.parse().unwrap_or(0);
+    let count = i64::try_from(n).unwrap_or(i64::MAX);
+    let mut tx = app.db.begin().await?;
+    let first = orders::reserve_numbers(tx.conn(), y, count).await?;
+    tx.commit().await?;
+    Ok((first..first + count)
+        .map(|k| format!("{year}{k:09}"))
+        .collect())
+}
+
+/// One new order number (see [`new_numbers`]).
+pub(crate) async fn new_number(app: &App, now: i64) -> Result<String> {
+    let mut v = new_numbers(app, now, 1).await?;
+    v.pop()
+        .ok_or_else(|| AppError::internal("no order number reserved"))
 }
 
 fn bad(field: String, code: &'static str, message: &str) -> FieldError {
@@ -393,11 +412,12 @@ pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result
     let id = ids::new_id(now);
     let expires_at = now + app.config.order_expiry_days * 86_400_000;
     let lang = language_of(account);
+    let number = new_number(app, now).await?;
     let mut tx = app.db.begin().await?;
     let mut order = OrderRow {
         id: id.clone(),
         account_id: account.id.clone(),
-        number: order_number(now),
+        number,
         kind: "new".into(),
         status: OrderStatus::NotPaid.as_str().into(),
         currency: currency.clone(),
@@ -418,7 +438,8 @@ pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result
         updated_at: now,
         renewal_key: None,
     };
-    // Order numbers are random: on the rare collision, draw another.
+    // A number from the counter is new, but one of the nine-random-digit numbers given
+    // before 0019 may hold it: then take the next.
     let mut tries = 0;
     loop {
         match orders::insert(tx.conn(), &order).await {
@@ -426,8 +447,8 @@ pub async fn create(app: &App, account: &AccountRow, input: &NewOrder) -> Result
             Err(e) if e.is_unique_on("number") && tries < 5 => {
                 // A failed statement aborts a PostgreSQL transaction: start a new one.
                 drop(tx);
+                order.number = new_number(app, now).await?;
                 tx = app.db.begin().await?;
-                order.number = order_number(now);
                 tries += 1;
             }
             Err(e) => return Err(e.into()),

@@ -367,6 +367,11 @@ pub async fn change(
         created_at: now,
         updated_at: now,
     };
+    // An upgrade's order number is reserved before the transaction (`orders::new_numbers`).
+    let number = match cand.change.direction {
+        Direction::Upgrade => orders::new_number(app, now).await?,
+        Direction::Downgrade => String::new(),
+    };
     let mut tx = app.db.begin().await?;
     if store::pending_of(tx.conn(), &s.id).await?.is_some() {
         return Err(pending_conflict());
@@ -376,7 +381,8 @@ pub async fn change(
             row.net_minor = cand.change.net_minor;
             row.vat_minor = cand.change.vat_minor;
             row.total_minor = cand.change.total_minor;
-            let o = place_upgrade_order(app, tx.conn(), account, &s, &priced, cand, today).await?;
+            let o = place_upgrade_order(app, tx.conn(), account, &s, &priced, cand, today, number)
+                .await?;
             row.order_id = Some(o.id.clone());
             insert_row(tx.conn(), &row).await?;
             mail::enqueue(
@@ -491,7 +497,9 @@ async fn result(
     })
 }
 
-/// Write the order of an upgrade: one line, the new plan for the days left, its VAT.
+/// Write the order of an upgrade, numbered `number`: one line, the new plan for the days
+/// left, its VAT.
+#[allow(clippy::too_many_arguments)]
 async fn place_upgrade_order(
     app: &App,
     c: &mut AnyConnection,
@@ -500,6 +508,7 @@ async fn place_upgrade_order(
     priced: &Priced,
     cand: &Candidate,
     today: Date,
+    number: String,
 ) -> Result<OrderRow> {
     let now = app.now_ms();
     let lang = language_of(account);
@@ -513,7 +522,7 @@ async fn place_upgrade_order(
     let order = OrderRow {
         id: id.clone(),
         account_id: account.id.clone(),
-        number: orders::order_number(now),
+        number,
         kind: ORDER_KIND.into(),
         status: OrderStatus::NotPaid.as_str().into(),
         currency: s.currency.clone(),

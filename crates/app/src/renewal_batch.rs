@@ -17,7 +17,7 @@ use crate::gateway::{ChargeRequest, Gateway, Outcome};
 use crate::payment_methods::status_of;
 use crate::queue::Job;
 use crate::renewals::{self, RenewalPlan};
-use crate::{App, Result, ids};
+use crate::{App, AppError, Result, ids};
 use guichet_domain::lifecycle::RenewalMode;
 use guichet_domain::schedule::Step;
 use guichet_store::accounts::{self as account_store, AccountRow};
@@ -86,17 +86,18 @@ async fn run_checked(app: &App, batch: Vec<Job>) -> Result<BatchOutcome> {
         return Ok(BatchOutcome { done: 0, rest });
     }
     let mut items = items;
-    let mut placed = place(app, &items).await;
-    // A random order number already taken fails the whole statement: draw them again.
-    for _ in 0..2 {
+    // The batch's order numbers, reserved together before its first transaction; a number
+    // given before 0019 already taken fails the whole statement: reserve others.
+    let mut placed = Err(AppError::internal("not placed"));
+    for _ in 0..3 {
+        let numbers = crate::orders::new_numbers(app, app.now_ms(), items.len()).await?;
+        for (i, number) in items.iter_mut().zip(numbers) {
+            i.order.number = number;
+        }
+        placed = place(app, &items).await;
         if placed.is_ok() {
             break;
         }
-        let now = app.now_ms();
-        for i in &mut items {
-            i.order.number = crate::orders::order_number(now);
-        }
-        placed = place(app, &items).await;
     }
     if let Err(e) = placed {
         // A concurrent node placed one of these orders: the one-service path sorts each out.
@@ -231,7 +232,8 @@ async fn prepare(app: &App, batch: Vec<Job>) -> Result<Prepared> {
             continue;
         };
         let rkey = renewals::renewal_key(&s);
-        let Ok((order, line, started)) = renewals::renewal_order(app, account, &s, &q, Some(&rkey))
+        let Ok((order, line, started)) =
+            renewals::renewal_order(app, account, &s, &q, Some(&rkey), String::new())
         else {
             rest.push(job);
             continue;

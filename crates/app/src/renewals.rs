@@ -220,8 +220,8 @@ pub(crate) fn quote_from(
     })
 }
 
-/// Write a renewal order for `q` in the caller's transaction. With a `key`, an order already
-/// placed under it is returned instead.
+/// Write a renewal order for `q`, numbered `number`, in the caller's transaction. With a
+/// `key`, an order already placed under it is returned instead.
 pub(crate) async fn place_in(
     app: &App,
     c: &mut AnyConnection,
@@ -229,26 +229,29 @@ pub(crate) async fn place_in(
     s: &ServiceRow,
     q: &Quote,
     key: Option<&str>,
+    number: String,
 ) -> Result<OrderRow> {
     if let Some(k) = key
         && let Some(o) = order_store::by_renewal_key(c, k).await?
     {
         return Ok(o);
     }
-    let (order, line, event) = renewal_order(app, account, s, q, key)?;
+    let (order, line, event) = renewal_order(app, account, s, q, key, number)?;
     order_store::insert(c, &order).await?;
     order_store::insert_line(c, &line).await?;
     order_store::insert_event(c, &event).await?;
     Ok(order)
 }
 
-/// A renewal order for `q`, its line and its first follow-up event, not yet written.
+/// A renewal order for `q` numbered `number`, its line and its first follow-up event, not
+/// yet written.
 pub(crate) fn renewal_order(
     app: &App,
     account: &AccountRow,
     s: &ServiceRow,
     q: &Quote,
     key: Option<&str>,
+    number: String,
 ) -> Result<(OrderRow, LineRow, guichet_store::orders::EventRow)> {
     let now = app.now_ms();
     let e = expiration(s)?;
@@ -263,7 +266,7 @@ pub(crate) fn renewal_order(
     let order = OrderRow {
         id: id.clone(),
         account_id: account.id.clone(),
-        number: orders::order_number(now),
+        number,
         kind: "renewal".into(),
         status: OrderStatus::NotPaid.as_str().into(),
         currency: q.currency.clone(),
@@ -325,10 +328,11 @@ pub(crate) async fn ensure_order(
     }
     let q = quote(app, account, s, 1).await?;
     let mut last = None;
-    // A random order number can be taken, and two nodes can race on the key: try again.
+    // A number given before 0019 can be taken, and two nodes can race on the key: try again.
     for _ in 0..5 {
+        let number = orders::new_number(app, app.now_ms()).await?;
         let mut tx = app.db.begin().await?;
-        match place_in(app, tx.conn(), account, s, &q, Some(&key)).await {
+        match place_in(app, tx.conn(), account, s, &q, Some(&key), number).await {
             Ok(o) => {
                 tx.commit().await?;
                 return Ok(o);
@@ -410,8 +414,9 @@ pub async fn renew(
         }
     }
     let q = quote(app, account, &s, periods).await?;
+    let number = orders::new_number(app, app.now_ms()).await?;
     let mut tx = app.db.begin().await?;
-    let o = place_in(app, tx.conn(), account, &s, &q, None).await?;
+    let o = place_in(app, tx.conn(), account, &s, &q, None, number).await?;
     mail::enqueue(
         app,
         tx.conn(),

@@ -114,20 +114,33 @@ pub async fn get_for_account(
         .await?)
 }
 
-/// Find a mail of this account by its verification reference or its Message-ID.
+/// Find a mail of this account by its verification reference or its Message-ID. A
+/// Message-ID is `<id@domain>`, so it is found through the mail's id (0019: it has no index
+/// of its own); a reference through the account's unique `(account_id, reference)`.
 pub async fn find_for_account(
     c: &mut AnyConnection,
     account_id: &str,
     reference_or_message_id: &str,
 ) -> Result<Option<EmailRow>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM emails WHERE account_id = $1 AND (reference = $2 OR message_id = $2)"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let v = reference_or_message_id;
+    let by_id = v
+        .strip_prefix('<')
+        .and_then(|rest| rest.split_once('@'))
+        .map(|(id, _)| id);
+    let q = match by_id {
+        Some(id) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM emails WHERE account_id = $1 AND id = $2 AND message_id = $3"
+        )))
         .bind(account_id)
-        .bind(reference_or_message_id)
-        .fetch_optional(c)
-        .await?)
+        .bind(id)
+        .bind(v),
+        None => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM emails WHERE account_id = $1 AND reference = $2"
+        )))
+        .bind(account_id)
+        .bind(v),
+    };
+    Ok(q.fetch_optional(c).await?)
 }
 
 /// Mails due for delivery now (queued, due, not leased by another sender).

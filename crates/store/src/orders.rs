@@ -121,6 +121,21 @@ fn order_values(o: &OrderRow) -> Vec<Val> {
     ]
 }
 
+/// Reserve `n` consecutive order numbers of `year` from its counter and return the first:
+/// numbers are never reused, and a reservation lost to a crash only leaves a gap. Meant for
+/// a short transaction of its own, so that the counter's row is not held for long.
+pub async fn reserve_numbers(c: &mut AnyConnection, year: i64, n: i64) -> Result<i64> {
+    let last: i64 = sqlx::query_scalar(
+        "INSERT INTO order_numbers (year, last_number) VALUES ($1, $2) ON CONFLICT (year) \
+         DO UPDATE SET last_number = order_numbers.last_number + $2 RETURNING last_number",
+    )
+    .bind(year)
+    .bind(n)
+    .fetch_one(c)
+    .await?;
+    Ok(last - n + 1)
+}
+
 pub async fn insert(c: &mut AnyConnection, o: &OrderRow) -> Result<()> {
     insert_many(c, std::slice::from_ref(o)).await
 }

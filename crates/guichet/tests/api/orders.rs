@@ -19,6 +19,7 @@ both_backends!(
     paid_orders_are_credited_before_cancelled,
     order_floods_are_slowed,
     payment_killed_before_its_charge_is_charged_once,
+    order_numbers_follow_each_other,
 );
 
 /// A catalog with a VPS (delivered by the provider), a domain name and an instant product.
@@ -1053,4 +1054,40 @@ async fn payment_killed_before_its_charge_is_charged_once(b: Backend) {
     .await
     .expect("charges");
     assert_eq!(charges, 1, "one charge at the gateway");
+}
+
+/// Order numbers come from a counter per year: consecutive orders of any customers get
+/// consecutive numbers (`{year}` and nine digits), and a new year starts again at 1.
+async fn order_numbers_follow_each_other(b: Backend) {
+    let w = World::new(b).await;
+    let s = &w.server;
+    let op = s.operator_key();
+    catalog(s, &op).await;
+    let ana = s.customer(&w.smtp, "ana.numbers@example.fr").await;
+    let bob = s.customer(&w.smtp, "bob.numbers@example.fr").await;
+    let line = json!([{"plan": "vps-s-monthly", "period": "P1M", "quantity": 1}]);
+    let mut numbers = Vec::new();
+    for t in [&ana, &bob, &ana] {
+        let o = order(s, t, line.clone()).await;
+        numbers.push(o["number"].as_str().expect("number").to_owned());
+    }
+    let year = today(s, &op).await.year();
+    for n in &numbers {
+        assert_eq!(n.len(), 13, "{numbers:?}");
+        assert!(n.starts_with(&year.to_string()), "{numbers:?}");
+    }
+    let seq: Vec<u64> = numbers
+        .iter()
+        .map(|n| n[4..].parse().expect("digits"))
+        .collect();
+    assert_eq!(seq[0], 1, "the year's first order: {numbers:?}");
+    assert_eq!(seq, vec![seq[0], seq[0] + 1, seq[0] + 2], "{numbers:?}");
+
+    // The next year starts again at 1.
+    let next = jiff::civil::date(year + 1, 1, 1);
+    let days = (next - today(s, &op).await).get_days();
+    advance(s, &op, i64::from(days) * 86_400 + 3_600).await;
+    let bob = s.login("bob.numbers@example.fr", PASSWORD).await;
+    let o = order(s, &bob, line).await;
+    assert_eq!(o["number"], format!("{}000000001", year + 1), "{o}");
 }
