@@ -1,5 +1,6 @@
 //! `guichet`: one binary for the server, the workers and the operator's commands.
 
+mod alloc;
 mod bench;
 mod bench_load;
 mod bench_panel;
@@ -11,11 +12,8 @@ mod serve;
 
 use anyhow::{Context, Result};
 
-/// mimalloc instead of the system allocator: glibc's malloc and free took two fifths of the
-/// billing run's main thread (rows, binds and JSON built and dropped a batch at a time); the
-/// run was about 10 % faster with it (docs/benchmarks.md).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::Split = alloc::Split;
 use clap::{Parser, Subcommand};
 use config::Config;
 use std::path::PathBuf;
