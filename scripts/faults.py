@@ -7,6 +7,7 @@ with `N passed, N failed`.
     faults.py BINARY pg-restart|disk-full|all
 """
 
+import collections
 import os
 import shutil
 import subprocess
@@ -166,7 +167,7 @@ def disk_full(binary):
         time.sleep(6)
         full_until = time.monotonic()
         os.remove(os.path.join(mnt, "filler"))
-        time.sleep(5)
+        time.sleep(8)
         d.stop()
         during = d.statuses(until=full_until)
         after = d.statuses(since=full_until + 1)
@@ -181,6 +182,12 @@ def disk_full(binary):
             failures.append("the full disk was never reported (no 503)")
         if not any(200 <= s < 300 for s in after):
             failures.append("no success once space was freed")
+        # Writes must come back and stay back, not only reads: orders placed in the last
+        # seconds (a log allowed to outgrow the free space refilled the disk for good).
+        late = [s for (t, op, s, _) in d.results if op == "order" and t >= full_until + 4]
+        print(f"disk-full: orders from 4 s after freeing space {collections.Counter(late)}")
+        if not any(s == 201 for s in late):
+            failures.append("no order placed from 4 s after space was freed")
         # Outcomes lost to the full disk are settled by the server's reconciler.
         failures += pl.check_invariants(url, settle_secs=150)
         server.stop()

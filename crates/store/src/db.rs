@@ -17,6 +17,18 @@ pub enum Backend {
     Postgres,
 }
 
+/// Bytes free for an unprivileged writer on the file system holding `file`.
+fn free_bytes(file: &str) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = std::path::Path::new(file).parent()?;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `statvfs` only writes into the zeroed struct it is given, and `path` is a valid
+    // NUL-terminated string for the duration of the call.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut st) };
+    (rc == 0).then(|| st.f_bavail.saturating_mul(st.f_frsize))
+}
+
 impl Backend {
     pub fn from_url(url: &str) -> Option<Self> {
         if url.starts_with("sqlite:") {
@@ -132,11 +144,22 @@ impl Db {
                     // it without spilling, and a WAL checkpointed every 80 MiB (instead of
                     // every 1,000 pages) copies each hot page (indexes, the job queue) into
                     // the database once per checkpoint rather than after nearly every commit.
+                    // On a disk with little room, at most an eighth of the free space: a WAL
+                    // allowed to grow past the free space fills the disk, and then no
+                    // checkpoint can copy it back (the database file cannot grow), so writes
+                    // would fail even after space is freed (`scripts/faults`, disk full).
                     conn.execute("PRAGMA cache_size = -16384").await?;
                     let page: i64 = sqlx::query_scalar("PRAGMA page_size")
                         .fetch_one(&mut *conn)
                         .await?;
-                    let pages = (80 << 20) / page.max(512);
+                    let file: Option<String> = sqlx::query_scalar(
+                        "SELECT file FROM pragma_database_list WHERE name = 'main'",
+                    )
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    let room = file.as_deref().and_then(free_bytes).unwrap_or(u64::MAX) / 8;
+                    let bytes = i64::try_from(room).unwrap_or(i64::MAX).min(80 << 20);
+                    let pages = (bytes / page.max(512)).max(16);
                     conn.execute(sqlx::AssertSqlSafe(format!(
                         "PRAGMA wal_autocheckpoint = {pages}"
                     )))
