@@ -95,11 +95,16 @@ async fn dispatch(app: &App, job: &Job) -> Result<Handled> {
 
 /// Run every job due now; returns how many were done.
 pub async fn run_due(app: &App) -> Result<usize> {
+    let mut runner = Runner::new(app);
     let mut done = 0;
     loop {
-        match run_batch(app).await? {
-            None => return Ok(done),
-            Some(n) => done += n,
+        match runner.next().await {
+            Ok(None) => return Ok(done),
+            Ok(Some(n)) => done += n,
+            Err(e) => {
+                runner.close().await;
+                return Err(e);
+            }
         }
     }
 }
@@ -125,58 +130,113 @@ async fn run_one(app: &App, job: Job) -> Result<usize> {
     }
 }
 
-/// Claim and run one batch of due jobs: `None` when none was due, else how many were done.
-pub async fn run_batch(app: &App) -> Result<Option<usize>> {
-    let mut done = 0;
-    {
-        let now = app.now_ms();
-        let claimed = {
-            let mut tx = app.db.begin().await?;
-            let rows = jobs::claim(
-                tx.conn(),
-                app.db.backend(),
-                worker_id(),
-                now,
-                now + LEASE_MS,
-                BATCH,
-            )
-            .await?;
-            tx.commit().await?;
-            rows
-        };
+/// Claims batches of due jobs and runs them in claim order, with one overlap: a run of
+/// renewal charges settles (its second transaction) while the next run is read, placed and
+/// charged on another task, so that one batch's rows are built while the database writes the
+/// other's (on SQLite its single writer is the billing run's bottleneck, and was idle while
+/// the rows were built). The two runs are different jobs, and each transaction is the one the batch
+/// path always writes, so a crash leaves what it always left. Any other job waits for the run
+/// before it to settle, so a service's steps still happen in their order.
+pub struct Runner<'a> {
+    app: &'a App,
+    pending: Option<crate::renewal_batch::Charged>,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(app: &'a App) -> Self {
+        Self { app, pending: None }
+    }
+
+    /// Claim and run one batch of due jobs: `None` when none was due and nothing was left to
+    /// settle, else how many jobs were done. The batch's last run of renewal charges may be
+    /// left to settle with the next call, so call until `None` (or [`Runner::close`]).
+    pub async fn next(&mut self) -> Result<Option<usize>> {
+        let app = self.app;
+        let claimed = claim(app).await?;
         if claimed.is_empty() {
-            return Ok(None);
+            return match self.pending.take() {
+                None => Ok(None),
+                Some(p) => Ok(Some(settle(app, Some(p)).await?)),
+            };
         }
+        let mut done = 0;
         // Runs of renewal charges go through the batch path, in claim order with the rest;
-        // what it leaves (out of the ordinary) runs one at a time right after.
+        // what it leaves (out of the ordinary) runs one at a time once it settled.
         let mut charges = Vec::new();
         let mut queue = claimed.into_iter().map(|row| Job { row }).peekable();
         while let Some(job) = queue.next() {
-            let charge = crate::renewal_batch::is_charge(&job);
-            if charge {
-                charges.push(job);
-                if queue.peek().is_some_and(crate::renewal_batch::is_charge) {
-                    continue;
-                }
-                let batch = std::mem::take(&mut charges);
-                let out = if batch.len() > 1 {
-                    crate::renewal_batch::run(app, batch).await
-                } else {
-                    crate::renewal_batch::BatchOutcome {
-                        done: 0,
-                        rest: batch,
-                    }
-                };
-                done += out.done;
-                for job in out.rest {
+            if !crate::renewal_batch::is_charge(&job) {
+                done += settle(app, self.pending.take()).await?;
+                done += run_one(app, job).await?;
+                continue;
+            }
+            charges.push(job);
+            if queue.peek().is_some_and(crate::renewal_batch::is_charge) {
+                continue;
+            }
+            let batch = std::mem::take(&mut charges);
+            if batch.len() == 1 {
+                done += settle(app, self.pending.take()).await?;
+                for job in batch {
                     done += run_one(app, job).await?;
                 }
-            } else {
-                done += run_one(app, job).await?;
+                continue;
             }
+            // The next run starts on a task of its own (another thread of the runtime), so
+            // its reading and pricing, and this task's laying out of the pending run's rows,
+            // each overlap the other's database work.
+            let started = tokio::spawn({
+                let app = app.clone();
+                async move { crate::renewal_batch::start(&app, batch).await }
+            });
+            let settled = settle(app, self.pending.take()).await;
+            let started = started
+                .await
+                .map_err(|e| AppError::internal(format!("renewal batch task: {e}")))?;
+            self.pending = Some(started);
+            done += settled?;
+        }
+        Ok(Some(done))
+    }
+
+    /// Settle what is left; used when the caller stops early. Whatever fails here is left to
+    /// the jobs' leases, as after a crash.
+    pub async fn close(&mut self) {
+        if let Err(e) = settle(self.app, self.pending.take()).await {
+            tracing::warn!(error = %e.message, "renewal batch left to its leases");
         }
     }
-    Ok(Some(done))
+}
+
+/// Claim up to [`BATCH`] due jobs in one short transaction.
+async fn claim(app: &App) -> Result<Vec<JobRow>> {
+    let now = app.now_ms();
+    let mut tx = app.db.begin().await?;
+    let rows = jobs::claim(
+        tx.conn(),
+        app.db.backend(),
+        worker_id(),
+        now,
+        now + LEASE_MS,
+        BATCH,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Settle a started run of renewal charges, then run one at a time what it left; how many
+/// jobs were done.
+async fn settle(app: &App, pending: Option<crate::renewal_batch::Charged>) -> Result<usize> {
+    let Some(charged) = pending else {
+        return Ok(0);
+    };
+    let out = crate::renewal_batch::finish(app, charged).await;
+    let mut done = out.done;
+    for job in out.rest {
+        done += run_one(app, job).await?;
+    }
+    Ok(done)
 }
 
 #[cfg(test)]

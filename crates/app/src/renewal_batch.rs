@@ -64,26 +64,67 @@ pub(crate) fn is_charge(job: &Job) -> bool {
     job.row.kind == crate::lifecycle::SERVICE_STEP && charge_step(job).is_some()
 }
 
-/// Do the renewal charges of `batch` (jobs for which [`is_charge`] holds) together.
-pub(crate) async fn run(app: &App, batch: Vec<Job>) -> BatchOutcome {
+/// A batch whose charges were sent: the paid ones are left to settle, and the jobs the batch
+/// does not take on wait for the one-service path.
+pub(crate) struct Charged {
+    paid: Vec<(Item, String)>,
+    rest: Vec<Job>,
+    accounts: HashMap<String, AccountRow>,
+}
+
+/// Everything up to the settling transaction: read and price, place the orders and pending
+/// payments, send the charges. Never fails: what it cannot take on is left to the
+/// one-service path.
+pub(crate) async fn start(app: &App, batch: Vec<Job>) -> Charged {
     let rows: Vec<_> = batch.iter().map(|j| j.row.clone()).collect();
-    match run_checked(app, batch).await {
-        Ok(out) => out,
+    match start_checked(app, batch).await {
+        Ok(charged) => charged,
         Err(e) => {
             // Reading the batch failed: each job is tried on its own (and retried as usual).
             tracing::warn!(error = %e.message, "renewal batch failed; one at a time instead");
-            BatchOutcome {
-                done: 0,
+            Charged {
+                paid: Vec::new(),
                 rest: rows.into_iter().map(|row| Job { row }).collect(),
+                accounts: HashMap::new(),
             }
         }
     }
 }
 
-async fn run_checked(app: &App, batch: Vec<Job>) -> Result<BatchOutcome> {
+/// The settling transaction of a started batch; the jobs it leaves (declined, unanswered, or
+/// a row that moved meanwhile) come back in `rest`.
+pub(crate) async fn finish(app: &App, charged: Charged) -> BatchOutcome {
+    let Charged {
+        paid,
+        mut rest,
+        accounts,
+    } = charged;
+    if paid.is_empty() {
+        return BatchOutcome { done: 0, rest };
+    }
+    let n = paid.len();
+    match settle(app, &paid, &accounts).await {
+        Ok(()) => {
+            app.outbox_signal.notify_waiters();
+            BatchOutcome { done: n, rest }
+        }
+        Err(e) => {
+            tracing::info!(error = %e.message, "renewal batch not settled; one at a time instead");
+            rest.extend(paid.into_iter().map(|(i, _)| i.job));
+            BatchOutcome { done: 0, rest }
+        }
+    }
+}
+
+async fn start_checked(app: &App, batch: Vec<Job>) -> Result<Charged> {
     let (items, mut rest, accounts) = prepare(app, batch).await?;
+    let unpaid = |rest| Charged {
+        paid: Vec::new(),
+        rest,
+        accounts: HashMap::new(),
+    };
     if items.is_empty() {
-        return Ok(BatchOutcome { done: 0, rest });
+        return Ok(unpaid(rest));
     }
     let mut items = items;
     // The batch's order numbers, reserved together before its first transaction; a number
@@ -103,7 +144,7 @@ async fn run_checked(app: &App, batch: Vec<Job>) -> Result<BatchOutcome> {
         // A concurrent node placed one of these orders: the one-service path sorts each out.
         tracing::info!(error = %e.message, "renewal batch not placed; one at a time instead");
         rest.extend(items.into_iter().map(|i| i.job));
-        return Ok(BatchOutcome { done: 0, rest });
+        return Ok(unpaid(rest));
     }
     let outcomes = charge(app, &items).await;
     let mut paid = Vec::with_capacity(items.len());
@@ -115,21 +156,11 @@ async fn run_checked(app: &App, batch: Vec<Job>) -> Result<BatchOutcome> {
             _ => rest.push(item.job),
         }
     }
-    if paid.is_empty() {
-        return Ok(BatchOutcome { done: 0, rest });
-    }
-    let n = paid.len();
-    match settle(app, &paid, &accounts).await {
-        Ok(()) => {
-            app.outbox_signal.notify_waiters();
-            Ok(BatchOutcome { done: n, rest })
-        }
-        Err(e) => {
-            tracing::info!(error = %e.message, "renewal batch not settled; one at a time instead");
-            rest.extend(paid.into_iter().map(|(i, _)| i.job));
-            Ok(BatchOutcome { done: 0, rest })
-        }
-    }
+    Ok(Charged {
+        paid,
+        rest,
+        accounts,
+    })
 }
 
 type Prepared = (Vec<Item>, Vec<Job>, HashMap<String, AccountRow>);
@@ -314,6 +345,63 @@ async fn charge(app: &App, items: &[Item]) -> Vec<Outcome> {
         .collect()
 }
 
+/// The rows a settling transaction writes, built before it begins so that the database's
+/// writer (SQLite has one) is not held while this process lays them out. The invoices carry
+/// the numbers `first..`, a guess checked inside the transaction.
+struct Settlement {
+    first: i64,
+    invoices: Vec<guichet_store::invoices::InvoiceRow>,
+    mails: Vec<EmailRow>,
+    hooks: Vec<webhooks::EventRow>,
+    events: Vec<(EventRow, i64)>,
+    extensions: Vec<service_store::Extension>,
+}
+
+fn settlement(
+    app: &App,
+    paid: &[(Item, String)],
+    accounts: &HashMap<String, AccountRow>,
+    first: i64,
+) -> Result<Settlement> {
+    let changed = || crate::AppError::conflict("batch_changed", "a row changed meanwhile");
+    let mut out = Settlement {
+        first,
+        invoices: Vec::with_capacity(paid.len()),
+        mails: Vec::with_capacity(paid.len() * 2),
+        hooks: Vec::with_capacity(paid.len()),
+        events: Vec::with_capacity(paid.len() * 2),
+        extensions: Vec::with_capacity(paid.len()),
+    };
+    for (k, (i, _)) in paid.iter().enumerate() {
+        let account = accounts.get(&i.order.account_id).ok_or_else(changed)?;
+        let lang = language_of(account);
+        let to = recipient(account);
+        let label = i.payment.method_label.as_deref().unwrap_or_default();
+        let (inv, inv_mail) = crate::invoices::order_invoice(
+            app,
+            &i.order,
+            std::slice::from_ref(&i.line),
+            account,
+            label,
+            0,
+            first + k as i64,
+        )?;
+        out.invoices.push(inv);
+        out.events
+            .push((crate::payments::received_event(app, &i.payment, lang), 1));
+        out.mails
+            .push(crate::mail::outbox::build(app, &to, &inv_mail));
+        let r = renewals::renewal_of(app, &i.order, &i.line, &i.service)?.ok_or_else(changed)?;
+        out.mails
+            .push(crate::mail::outbox::build(app, &to, &r.mail));
+        out.hooks.extend(r.webhooks);
+        out.extensions.push(r.extension);
+        out.events
+            .push((renewals::delivered_event(app, &i.order.id, lang), 2));
+    }
+    Ok(out)
+}
+
 /// The second transaction: everything a successful renewal charge settles, for the whole
 /// batch. Any row that moved meanwhile rolls it all back (the one-service path then settles
 /// each, under the same charge keys).
@@ -328,11 +416,14 @@ async fn settle(
     let changed = || crate::AppError::conflict("batch_changed", "a row changed meanwhile");
     let n = paid.len() as u64;
     let order_ids: Vec<String> = paid.iter().map(|(i, _)| i.order.id.clone()).collect();
-    let mut mails: Vec<EmailRow> = Vec::with_capacity(paid.len() * 2);
-    let mut hooks = Vec::with_capacity(paid.len());
-    let mut events: Vec<(EventRow, i64)> = Vec::with_capacity(paid.len() * 2);
-    let mut extensions = Vec::with_capacity(paid.len());
-    let mut invoices = Vec::with_capacity(paid.len());
+    let job_ids: Vec<String> = paid.iter().map(|(i, _)| i.job.row.id.clone()).collect();
+    let year = i64::from(today.year());
+    // The invoice numbers this batch will take unless another writer takes some first.
+    let guess = {
+        let mut c = app.db.conn().await?;
+        invoice_store::last_seq(&mut c, crate::invoices::INVOICE, year).await? + 1
+    };
+    let mut rows = settlement(app, paid, accounts, guess)?;
 
     let mut tx = app.db.begin().await?;
     let c = tx.conn();
@@ -352,32 +443,20 @@ async fn settle(
         .filter_map(|(i, _)| i.payment.payment_method_id.clone())
         .collect();
     payment_methods::record_successes(c, &methods).await?;
-    let year = i64::from(today.year());
     let last = invoice_store::next_seqs(c, crate::invoices::INVOICE, year, n as i64).await?;
     let first = last - n as i64 + 1;
-    for (k, (i, _)) in paid.iter().enumerate() {
-        let account = accounts.get(&i.order.account_id).ok_or_else(changed)?;
-        let lang = language_of(account);
-        let to = recipient(account);
-        let label = i.payment.method_label.as_deref().unwrap_or_default();
-        let (inv, inv_mail) = crate::invoices::order_invoice(
-            app,
-            &i.order,
-            std::slice::from_ref(&i.line),
-            account,
-            label,
-            0,
-            first + k as i64,
-        )?;
-        invoices.push(inv);
-        events.push((crate::payments::received_event(app, &i.payment, lang), 1));
-        mails.push(crate::mail::outbox::build(app, &to, &inv_mail));
-        let r = renewals::renewal_of(app, &i.order, &i.line, &i.service)?.ok_or_else(changed)?;
-        mails.push(crate::mail::outbox::build(app, &to, &r.mail));
-        hooks.extend(r.webhooks);
-        extensions.push(r.extension);
-        events.push((renewals::delivered_event(app, &i.order.id, lang), 2));
+    if first != rows.first {
+        // Another writer took numbers since the guess: lay the rows out again with ours.
+        rows = settlement(app, paid, accounts, first)?;
     }
+    let Settlement {
+        invoices,
+        mails,
+        hooks,
+        events,
+        extensions,
+        ..
+    } = rows;
     invoice_store::insert_many(c, &invoices).await?;
     order_store::insert_events(c, &events).await?;
     if service_store::extend_many(c, &extensions, &today.to_string(), now).await? != n {
@@ -385,7 +464,6 @@ async fn settle(
     }
     guichet_store::emails::insert_many(c, &mails).await?;
     webhooks::insert_many(c, &hooks).await?;
-    let job_ids: Vec<String> = paid.iter().map(|(i, _)| i.job.row.id.clone()).collect();
     if jobs::finish_many(c, &job_ids, crate::queue::worker_id(), now).await? != n {
         return Err(changed());
     }

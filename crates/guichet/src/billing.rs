@@ -70,8 +70,16 @@ async fn run_day(app: &App, bar: &indicatif::ProgressBar) -> Result<()> {
             break;
         }
         bar.set_length(bar.position() + u64::try_from(due).unwrap_or(0));
-        while let Some(n) = guichet_app::queue::run_batch(app).await.map_err(err)? {
-            bar.inc(n as u64);
+        let mut runner = guichet_app::queue::Runner::new(app);
+        loop {
+            match runner.next().await {
+                Ok(Some(n)) => bar.inc(n as u64),
+                Ok(None) => break,
+                Err(e) => {
+                    runner.close().await;
+                    return Err(err(e));
+                }
+            }
         }
     }
     guichet_app::jobs::run_due(app).await.map_err(err)?;

@@ -47,6 +47,19 @@ pub async fn next_seq(c: &mut AnyConnection, series: &str, year: i64) -> Result<
     next_seqs(c, series, year, 1).await
 }
 
+/// The last number a series took in `year` (0 before its first); read outside a transaction,
+/// only a guess of what [`next_seqs`] will give.
+pub async fn last_seq(c: &mut AnyConnection, series: &str, year: i64) -> Result<i64> {
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT last_value FROM invoice_sequences WHERE series = $1 AND year = $2",
+    )
+    .bind(series)
+    .bind(year)
+    .fetch_optional(c)
+    .await?;
+    Ok(last.unwrap_or(0))
+}
+
 /// Take the next `n` numbers of a series in the caller's transaction: returns the last one
 /// (the numbers are `last - n + 1 ..= last`, gapless since the row stays locked until commit).
 pub async fn next_seqs(c: &mut AnyConnection, series: &str, year: i64, n: i64) -> Result<i64> {
