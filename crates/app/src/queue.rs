@@ -97,16 +97,10 @@ async fn dispatch(app: &App, job: &Job) -> Result<Handled> {
 pub async fn run_due(app: &App) -> Result<usize> {
     let mut runner = Runner::new(app);
     let mut done = 0;
-    loop {
-        match runner.next().await {
-            Ok(None) => return Ok(done),
-            Ok(Some(n)) => done += n,
-            Err(e) => {
-                runner.close().await;
-                return Err(e);
-            }
-        }
+    while let Some(n) = runner.next().await? {
+        done += n;
     }
+    Ok(done)
 }
 
 /// Run one claimed job by its kind: 1 if done, 0 if given back for a retry.
@@ -149,8 +143,17 @@ impl<'a> Runner<'a> {
 
     /// Claim and run one batch of due jobs: `None` when none was due and nothing was left to
     /// settle, else how many jobs were done. The batch's last run of renewal charges may be
-    /// left to settle with the next call, so call until `None` (or [`Runner::close`]).
+    /// left to settle with the next call, so call until `None`. On an error, what was left to
+    /// settle is settled first (or left to the jobs' leases, as after a crash).
     pub async fn next(&mut self) -> Result<Option<usize>> {
+        let out = self.step().await;
+        if out.is_err() {
+            self.close().await;
+        }
+        out
+    }
+
+    async fn step(&mut self) -> Result<Option<usize>> {
         let app = self.app;
         let claimed = claim(app).await?;
         if claimed.is_empty() {
@@ -199,9 +202,9 @@ impl<'a> Runner<'a> {
         Ok(Some(done))
     }
 
-    /// Settle what is left; used when the caller stops early. Whatever fails here is left to
-    /// the jobs' leases, as after a crash.
-    pub async fn close(&mut self) {
+    /// Settle what is left after an error. Whatever fails here is left to the jobs' leases,
+    /// as after a crash.
+    async fn close(&mut self) {
         if let Err(e) = settle(self.app, self.pending.take()).await {
             tracing::warn!(error = %e.message, "renewal batch left to its leases");
         }

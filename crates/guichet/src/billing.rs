@@ -71,15 +71,8 @@ async fn run_day(app: &App, bar: &indicatif::ProgressBar) -> Result<()> {
         }
         bar.set_length(bar.position() + u64::try_from(due).unwrap_or(0));
         let mut runner = guichet_app::queue::Runner::new(app);
-        loop {
-            match runner.next().await {
-                Ok(Some(n)) => bar.inc(n as u64),
-                Ok(None) => break,
-                Err(e) => {
-                    runner.close().await;
-                    return Err(err(e));
-                }
-            }
+        while let Some(n) = runner.next().await.map_err(err)? {
+            bar.inc(n as u64);
         }
     }
     guichet_app::jobs::run_due(app).await.map_err(err)?;
