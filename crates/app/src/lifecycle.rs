@@ -2,7 +2,9 @@
 //! (`services.next_step_on`), asks the domain calendar (`guichet_domain::schedule`) which
 //! steps are due, enqueues one job per step under the key `svc:{id}:{E}:{step}` (so each step
 //! of each expiration happens once, whichever node plans it and however often), and records
-//! the next day to look. The jobs do the steps: notice, renewal charge and its retries,
+//! the next day to look. A service whose only step due is its automatic renewal charge gets no
+//! job: the pass charges such services in batches itself (`renewal_batch`), and plans a job
+//! only for what a batch leaves. The jobs do the steps: notice, renewal charge and its retries,
 //! reminders, suspension, last warning, deletion, end of a termination; and card-expiry
 //! notices. Each handler re-reads the service and does nothing if it moved on (renewed,
 //! deleted, switched mode), and writes its change, mails and webhooks with its job's "done"
@@ -56,38 +58,187 @@ fn cycle_of(s: &DueService) -> Option<Cycle> {
     })
 }
 
-/// One planner pass: enqueue the steps that came due; returns how many jobs were enqueued.
-pub async fn plan_due(app: &App) -> Result<usize> {
+/// What a planner pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Planned {
+    /// Jobs enqueued (steps due, and charges left to the one-service path).
+    pub jobs: usize,
+    /// Automatic renewals the pass charged and settled itself.
+    pub renewed: usize,
+}
+
+impl Planned {
+    pub fn any(&self) -> bool {
+        self.jobs + self.renewed > 0
+    }
+}
+
+/// A renewal charge the planner does itself, in a batch with others, rather than through a
+/// job: the only step due of a service is its automatic charge. Its next date stays where it
+/// is until the renewal settles, which moves it to the new cycle's first step, so a crash
+/// leaves the service due and the next pass finds it again; whatever the batch does not settle
+/// (declined, a card to ask about, an order placed before) is planned as a job after all.
+pub(crate) struct PlannedCharge {
+    id: String,
+    expires_on: String,
+    seen: String,
+    days: i32,
+    next: Option<String>,
+    /// Its renewal order was placed by another batch or node: its job waits this long, a
+    /// lease's time from that placing, before it takes the renewal over.
+    not_before: Option<i64>,
+}
+
+impl crate::renewal_batch::Ticket for PlannedCharge {
+    fn charge(&self) -> Option<(String, String, i32)> {
+        Some((self.id.clone(), self.expires_on.clone(), self.days))
+    }
+    fn job_id(&self) -> Option<&str> {
+        None
+    }
+    fn placed_before(&mut self, placed_at: i64) {
+        self.not_before = Some(placed_at + queue::LEASE_MS);
+    }
+}
+
+/// Renewal charges the planner gathers before it starts them as one batch: 2,000 at most
+/// (larger batches rewrite the same hot index pages fewer times), from 500 for the first
+/// batch of a pass, doubling, so that a smaller day still has batches to overlap.
+const CHARGE_BATCH: usize = 2_000;
+const FIRST_CHARGE_BATCH: usize = 500;
+
+/// The jobs and next dates one planner page writes.
+#[derive(Default)]
+struct PageWrites {
+    /// `(key, payload, run_at)` of each job.
+    jobs: Vec<(String, String, i64)>,
+    next_steps: Vec<NextStep>,
+}
+
+impl PageWrites {
+    /// The jobs of `steps` (due in this order) of service `s`, and its next date.
+    fn plan(&mut self, s: (&str, &str, &str), steps: &[Step], next: Option<String>, first: i64) {
+        let (id, expires_on, seen) = s;
+        for (i, step) in steps.iter().enumerate() {
+            let payload = serde_json::json!(StepPayload {
+                service_id: id.to_owned(),
+                expires_on: expires_on.to_owned(),
+                step: step.key(),
+            });
+            self.jobs.push((
+                format!("svc:{id}:{expires_on}:{}", step.key()),
+                payload.to_string(),
+                first + i as i64,
+            ));
+        }
+        self.next_steps.push(NextStep {
+            id: id.to_owned(),
+            expires_on: expires_on.to_owned(),
+            seen: seen.to_owned(),
+            next,
+        });
+    }
+
+    /// Write them in one transaction (two multi-row statements: the jobs, then the next
+    /// dates, each only if the service did not change meanwhile); returns the jobs enqueued.
+    async fn write(self, app: &App) -> Result<usize> {
+        if self.jobs.is_empty() && self.next_steps.is_empty() {
+            return Ok(0);
+        }
+        // Ids in planning order, which is the services' order: the queue takes jobs of one
+        // due time by id, so a batch of renewals then touches neighbouring rows.
+        let ids = ids::new_ids_in_order(app.now_ms(), self.jobs.len());
+        let jobs: Vec<NewJob<'_>> = self
+            .jobs
+            .iter()
+            .zip(&ids)
+            .map(|((key, payload, run_at), id)| NewJob {
+                id,
+                kind: SERVICE_STEP,
+                unique_key: key,
+                payload,
+                run_at: *run_at,
+            })
+            .collect();
+        let mut tx = app.db.begin().await?;
+        let n = guichet_store::jobs::enqueue_many(tx.conn(), &jobs, app.now_ms()).await?;
+        service_store::set_next_steps(tx.conn(), &self.next_steps).await?;
+        tx.commit().await?;
+        Ok(n as usize)
+    }
+}
+
+/// Plan as jobs the renewal charges a batch left.
+async fn plan_left(app: &App, left: Vec<PlannedCharge>) -> Result<usize> {
+    let now = app.now_ms();
+    let mut w = PageWrites::default();
+    for c in left {
+        w.plan(
+            (&c.id, &c.expires_on, &c.seen),
+            &[Step::Charge(c.days)],
+            c.next,
+            c.not_before.unwrap_or(now).max(now),
+        );
+    }
+    w.write(app).await
+}
+
+/// One planner pass: enqueue the steps that came due, and charge together the automatic
+/// renewals that are the only step due of their service.
+pub async fn plan_due(app: &App) -> Result<Planned> {
+    plan_due_reporting(app, &|_| {}).await
+}
+
+/// [`plan_due`], telling `renewed` how many renewals each batch settled.
+pub async fn plan_due_reporting(app: &App, renewed: &(dyn Fn(usize) + Sync)) -> Result<Planned> {
+    let mut out = Planned::default();
+    let mut pipe = crate::renewal_batch::Pipeline::new();
+    let pages = plan_pages(app, &mut pipe, &mut out, renewed).await;
+    // Whatever happened, the batch started last is settled and what it left planned.
+    let last = pipe.flush(app).await;
+    out.renewed += last.done;
+    renewed(last.done);
+    out.jobs += plan_left(app, last.rest).await?;
+    pages?;
+    out.jobs += plan_card_notices(app, today(app)?).await?;
+    Ok(out)
+}
+
+async fn plan_pages(
+    app: &App,
+    pipe: &mut crate::renewal_batch::Pipeline<PlannedCharge>,
+    out: &mut Planned,
+    renewed: &(dyn Fn(usize) + Sync),
+) -> Result<()> {
     let today = today(app)?;
     let day = today.to_string();
     let now = app.now_ms();
-    let mut enqueued = 0;
+    let mut after: Option<(String, String)> = None;
+    let mut charges = Vec::new();
+    let mut batch = FIRST_CHARGE_BATCH;
     // Bounded: a service changed while it is planned is looked at again on the next pass.
     for _ in 0..10_000 {
         let rows = {
             let mut c = app.db.conn().await?;
-            service_store::steps_due(&mut c, &day, PLAN_BATCH).await?
+            let after = after.as_ref().map(|(d, id)| (d.as_str(), id.as_str()));
+            service_store::steps_due(&mut c, &day, after, PLAN_BATCH).await?
         };
         let full = rows.len() as i64 == PLAN_BATCH;
-        if rows.is_empty() {
-            break;
+        // Read on past this page: the services charged here keep their date until settled.
+        if let Some(last) = rows.last() {
+            after = Some((
+                last.next_step_on.clone().unwrap_or_default(),
+                last.id.clone(),
+            ));
         }
-        // Each batch is two multi-row statements: the due steps' jobs, then the services'
-        // next dates (each only if it did not change meanwhile).
-        let mut new_jobs = Vec::new();
-        let mut next_steps = Vec::with_capacity(rows.len());
+        let mut w = PageWrites::default();
         for s in &rows {
             let Some(seen) = s.next_step_on.as_deref() else {
                 continue;
             };
             let Some(cycle) = cycle_of(s) else {
                 tracing::error!(service = %s.id, "service with an unreadable calendar");
-                next_steps.push(NextStep {
-                    id: s.id.clone(),
-                    expires_on: s.expires_on.clone(),
-                    seen: seen.to_owned(),
-                    next: None,
-                });
+                w.plan((&s.id, &s.expires_on, seen), &[], None, now);
                 continue;
             };
             let due = if s.state == "in_creation" {
@@ -99,54 +250,35 @@ pub async fn plan_due(app: &App) -> Result<usize> {
             } else {
                 cycle.due(today)
             };
+            let next = due.next_on.map(|d| d.to_string());
+            if let ([Step::Charge(days)], "active") = (due.steps.as_slice(), s.state.as_str()) {
+                charges.push(PlannedCharge {
+                    id: s.id.clone(),
+                    expires_on: s.expires_on.clone(),
+                    seen: seen.to_owned(),
+                    days: *days,
+                    next,
+                    not_before: None,
+                });
+                continue;
+            }
             // Earlier steps first: a charge on E runs before that day's suspension.
             let first = now - due.steps.len() as i64;
-            for (i, step) in due.steps.iter().enumerate() {
-                let payload = serde_json::json!(StepPayload {
-                    service_id: s.id.clone(),
-                    expires_on: s.expires_on.clone(),
-                    step: step.key(),
-                });
-                new_jobs.push((
-                    String::new(),
-                    format!("svc:{}:{}:{}", s.id, s.expires_on, step.key()),
-                    payload.to_string(),
-                    first + i as i64,
-                ));
-            }
-            next_steps.push(NextStep {
-                id: s.id.clone(),
-                expires_on: s.expires_on.clone(),
-                seen: seen.to_owned(),
-                next: due.next_on.map(|d| d.to_string()),
-            });
+            w.plan((&s.id, &s.expires_on, seen), &due.steps, next, first);
         }
-        // Ids in planning order, which is the services' order: the queue takes jobs of one
-        // due time by id, so a batch of renewals then touches neighbouring rows.
-        let ids = ids::new_ids_in_order(app.now_ms(), new_jobs.len());
-        for (job, id) in new_jobs.iter_mut().zip(ids) {
-            job.0 = id;
+        out.jobs += w.write(app).await?;
+        if !charges.is_empty() && (charges.len() >= batch || !full) {
+            batch = (batch * 2).min(CHARGE_BATCH);
+            let settled = pipe.push(app, std::mem::take(&mut charges)).await?;
+            out.renewed += settled.done;
+            renewed(settled.done);
+            out.jobs += plan_left(app, settled.rest).await?;
         }
-        let jobs: Vec<NewJob<'_>> = new_jobs
-            .iter()
-            .map(|(id, key, payload, run_at)| NewJob {
-                id,
-                kind: SERVICE_STEP,
-                unique_key: key,
-                payload,
-                run_at: *run_at,
-            })
-            .collect();
-        let mut tx = app.db.begin().await?;
-        enqueued += guichet_store::jobs::enqueue_many(tx.conn(), &jobs, now).await? as usize;
-        service_store::set_next_steps(tx.conn(), &next_steps).await?;
-        tx.commit().await?;
         if !full {
             break;
         }
     }
-    enqueued += plan_card_notices(app, today).await?;
-    Ok(enqueued)
+    Ok(())
 }
 
 /// Once a day per process: cards that expire before a service's next renewal charge get a
@@ -485,8 +617,8 @@ pub async fn run_until_idle(app: &App) -> Result<usize> {
     for _ in 0..100 {
         let planned = plan_due(app).await?;
         let ran = queue::run_due(app).await?;
-        done += ran;
-        if planned == 0 && ran == 0 {
+        done += ran + planned.renewed;
+        if !planned.any() && ran == 0 {
             break;
         }
     }

@@ -124,21 +124,21 @@ async fn run_one(app: &App, job: Job) -> Result<usize> {
     }
 }
 
-/// Claims batches of due jobs and runs them in claim order, with one overlap: a run of
-/// renewal charges settles (its second transaction) while the next run is read, placed and
-/// charged on another task, so that one batch's rows are built while the database writes the
-/// other's (on SQLite its single writer is the billing run's bottleneck, and was idle while
-/// the rows were built). The two runs are different jobs, and each transaction is the one the batch
-/// path always writes, so a crash leaves what it always left. Any other job waits for the run
-/// before it to settle, so a service's steps still happen in their order.
+/// Claims batches of due jobs and runs them in claim order. Runs of renewal charges go
+/// through [`crate::renewal_batch::Pipeline`]: one settles while the next is read, placed and
+/// charged. Any other job waits for the run before it to settle, so a service's steps still
+/// happen in their order.
 pub struct Runner<'a> {
     app: &'a App,
-    pending: Option<crate::renewal_batch::Charged>,
+    pipe: crate::renewal_batch::Pipeline<Job>,
 }
 
 impl<'a> Runner<'a> {
     pub fn new(app: &'a App) -> Self {
-        Self { app, pending: None }
+        Self {
+            app,
+            pipe: crate::renewal_batch::Pipeline::new(),
+        }
     }
 
     /// Claim and run one batch of due jobs: `None` when none was due and nothing was left to
@@ -157,9 +157,11 @@ impl<'a> Runner<'a> {
         let app = self.app;
         let claimed = claim(app).await?;
         if claimed.is_empty() {
-            return match self.pending.take() {
-                None => Ok(None),
-                Some(p) => Ok(Some(settle(app, Some(p)).await?)),
+            let out = self.pipe.flush(app).await;
+            return if out.done == 0 && out.rest.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(run_rest(app, out).await?))
             };
         }
         let mut done = 0;
@@ -169,7 +171,7 @@ impl<'a> Runner<'a> {
         let mut queue = claimed.into_iter().map(|row| Job { row }).peekable();
         while let Some(job) = queue.next() {
             if !crate::renewal_batch::is_charge(&job) {
-                done += settle(app, self.pending.take()).await?;
+                done += run_rest(app, self.pipe.flush(app).await).await?;
                 done += run_one(app, job).await?;
                 continue;
             }
@@ -179,25 +181,14 @@ impl<'a> Runner<'a> {
             }
             let batch = std::mem::take(&mut charges);
             if batch.len() == 1 {
-                done += settle(app, self.pending.take()).await?;
+                done += run_rest(app, self.pipe.flush(app).await).await?;
                 for job in batch {
                     done += run_one(app, job).await?;
                 }
                 continue;
             }
-            // The next run starts on a task of its own (another thread of the runtime), so
-            // its reading and pricing, and this task's laying out of the pending run's rows,
-            // each overlap the other's database work.
-            let started = tokio::spawn({
-                let app = app.clone();
-                async move { crate::renewal_batch::start(&app, batch).await }
-            });
-            let settled = settle(app, self.pending.take()).await;
-            let started = started
-                .await
-                .map_err(|e| AppError::internal(format!("renewal batch task: {e}")))?;
-            self.pending = Some(started);
-            done += settled?;
+            let settled = self.pipe.push(app, batch).await?;
+            done += run_rest(app, settled).await?;
         }
         Ok(Some(done))
     }
@@ -205,7 +196,8 @@ impl<'a> Runner<'a> {
     /// Settle what is left after an error. Whatever fails here is left to the jobs' leases,
     /// as after a crash.
     async fn close(&mut self) {
-        if let Err(e) = settle(self.app, self.pending.take()).await {
+        let out = self.pipe.flush(self.app).await;
+        if let Err(e) = run_rest(self.app, out).await {
             tracing::warn!(error = %e.message, "renewal batch left to its leases");
         }
     }
@@ -228,13 +220,9 @@ async fn claim(app: &App) -> Result<Vec<JobRow>> {
     Ok(rows)
 }
 
-/// Settle a started run of renewal charges, then run one at a time what it left; how many
-/// jobs were done.
-async fn settle(app: &App, pending: Option<crate::renewal_batch::Charged>) -> Result<usize> {
-    let Some(charged) = pending else {
-        return Ok(0);
-    };
-    let out = crate::renewal_batch::finish(app, charged).await;
+/// What a settled run of renewal charges did, and the jobs it left run one at a time; how
+/// many jobs were done.
+async fn run_rest(app: &App, out: crate::renewal_batch::BatchOutcome<Job>) -> Result<usize> {
     let mut done = out.done;
     for job in out.rest {
         done += run_one(app, job).await?;

@@ -1,5 +1,6 @@
 //! The billing run's fast path: the automatic renewal charges of many services done
-//! together. One transaction writes every order, line, first event and pending payment of
+//! together, whether the planner found them due ([`crate::lifecycle::plan_due`]) or the queue
+//! claimed their jobs (a retry, or work a crash left). One transaction writes every order, line, first event and pending payment of
 //! the batch; the gateway is asked for all the charges at once; a second transaction settles
 //! the successful ones (payments, orders delivered, gapless invoice numbers taken together,
 //! invoices, mails, webhooks, new expiration dates, jobs done), each kind of row in one
@@ -7,7 +8,8 @@
 //! one-service path (`lifecycle::run_step` → `renewals` → `payments::settle`), and the keys
 //! are the same (`{service}:{E}` for the order, `renewal:{order}:{day}` for the charge), so a
 //! crash anywhere leaves work the one-service path finishes: an order already placed, a
-//! payment pending whose charge is sent again under its key. Anything out of the ordinary
+//! payment pending whose charge is sent again under its key. The order's key also shares the
+//! work between nodes: a batch places only the orders nobody placed before it. Anything out of the ordinary
 //! (an order already there, no usable card, credit on the account to spend first, a plan
 //! change in progress, a free renewal, a declined or unanswered charge, a service changed
 //! meanwhile) is left to that path.
@@ -28,9 +30,28 @@ use guichet_store::services::{self as service_store, ServiceRow};
 use guichet_store::{invoices as invoice_store, jobs, payment_methods, webhooks};
 use std::collections::HashMap;
 
+/// What a batch renews: a job claimed from the queue, or a service the planner found due.
+pub(crate) trait Ticket: Send + Sync + 'static {
+    /// The service, the expiration and the charge step (days before it) this stands for.
+    fn charge(&self) -> Option<(String, String, i32)>;
+    /// The job marked done with the renewal, if this is one.
+    fn job_id(&self) -> Option<&str>;
+    /// Its renewal order was placed before (at `placed_at`), by another batch or node.
+    fn placed_before(&mut self, _placed_at: i64) {}
+}
+
+impl Ticket for Job {
+    fn charge(&self) -> Option<(String, String, i32)> {
+        charge_step(self)
+    }
+    fn job_id(&self) -> Option<&str> {
+        Some(&self.row.id)
+    }
+}
+
 /// A service whose renewal charge the batch takes on.
-struct Item {
-    job: Job,
+struct Item<T> {
+    ticket: T,
     service: ServiceRow,
     order: OrderRow,
     line: LineRow,
@@ -38,11 +59,11 @@ struct Item {
     payment: PaymentRow,
 }
 
-/// What the batch did: how many jobs it finished, and the jobs it leaves to the one-service
+/// What the batch did: how many renewals it settled, and what it leaves to the one-service
 /// path.
-pub(crate) struct BatchOutcome {
+pub(crate) struct BatchOutcome<T> {
     pub done: usize,
-    pub rest: Vec<Job>,
+    pub rest: Vec<T>,
 }
 
 fn charge_step(job: &Job) -> Option<(String, String, i32)> {
@@ -66,25 +87,67 @@ pub(crate) fn is_charge(job: &Job) -> bool {
 
 /// A batch whose charges were sent: the paid ones are left to settle, and the jobs the batch
 /// does not take on wait for the one-service path.
-pub(crate) struct Charged {
-    paid: Vec<(Item, String)>,
-    rest: Vec<Job>,
+struct Charged<T> {
+    paid: Vec<(Item<T>, String)>,
+    rest: Vec<T>,
     accounts: HashMap<String, AccountRow>,
+}
+
+/// Batches run one after another with one overlap: a batch settles (its second transaction)
+/// while the next is read, placed and charged on a task of its own, so that one batch's rows
+/// are built while the database writes the other's (on SQLite its single writer is the
+/// billing run's bottleneck, and was idle while the rows were built). Each transaction is the
+/// one a batch always writes, so a crash leaves what it always left.
+pub(crate) struct Pipeline<T> {
+    pending: Option<Charged<T>>,
+}
+
+impl<T: Ticket> Pipeline<T> {
+    pub fn new() -> Self {
+        Self { pending: None }
+    }
+
+    /// Start `batch` while the batch before it settles; returns what that one did.
+    pub async fn push(&mut self, app: &App, batch: Vec<T>) -> Result<BatchOutcome<T>> {
+        // Another thread of the runtime: its reading and pricing, and this task's laying out
+        // of the pending batch's rows, each overlap the other's database work.
+        let started = tokio::spawn({
+            let app = app.clone();
+            async move { start(&app, batch).await }
+        });
+        let settled = self.flush(app).await;
+        let started = started
+            .await
+            .map_err(|e| AppError::internal(format!("renewal batch task: {e}")))?;
+        self.pending = Some(started);
+        Ok(settled)
+    }
+
+    /// Settle the batch started last, if any; returns what it did.
+    pub async fn flush(&mut self, app: &App) -> BatchOutcome<T> {
+        match self.pending.take() {
+            Some(p) => finish(app, p).await,
+            None => BatchOutcome {
+                done: 0,
+                rest: Vec::new(),
+            },
+        }
+    }
 }
 
 /// Everything up to the settling transaction: read and price, place the orders and pending
 /// payments, send the charges. Never fails: what it cannot take on is left to the
 /// one-service path.
-pub(crate) async fn start(app: &App, batch: Vec<Job>) -> Charged {
-    let rows: Vec<_> = batch.iter().map(|j| j.row.clone()).collect();
-    match start_checked(app, batch).await {
+async fn start<T: Ticket>(app: &App, batch: Vec<T>) -> Charged<T> {
+    let mut back = Vec::new();
+    match start_checked(app, batch, &mut back).await {
         Ok(charged) => charged,
         Err(e) => {
-            // Reading the batch failed: each job is tried on its own (and retried as usual).
+            // Reading the batch failed: each is tried on its own (and retried as usual).
             tracing::warn!(error = %e.message, "renewal batch failed; one at a time instead");
             Charged {
                 paid: Vec::new(),
-                rest: rows.into_iter().map(|row| Job { row }).collect(),
+                rest: back,
                 accounts: HashMap::new(),
             }
         }
@@ -93,7 +156,7 @@ pub(crate) async fn start(app: &App, batch: Vec<Job>) -> Charged {
 
 /// The settling transaction of a started batch; the jobs it leaves (declined, unanswered, or
 /// a row that moved meanwhile) come back in `rest`.
-pub(crate) async fn finish(app: &App, charged: Charged) -> BatchOutcome {
+async fn finish<T: Ticket>(app: &App, charged: Charged<T>) -> BatchOutcome<T> {
     let Charged {
         paid,
         mut rest,
@@ -110,14 +173,19 @@ pub(crate) async fn finish(app: &App, charged: Charged) -> BatchOutcome {
         }
         Err(e) => {
             tracing::info!(error = %e.message, "renewal batch not settled; one at a time instead");
-            rest.extend(paid.into_iter().map(|(i, _)| i.job));
+            rest.extend(paid.into_iter().map(|(i, _)| i.ticket));
             BatchOutcome { done: 0, rest }
         }
     }
 }
 
-async fn start_checked(app: &App, batch: Vec<Job>) -> Result<Charged> {
-    let (items, mut rest, accounts) = prepare(app, batch).await?;
+/// `start`, with the batch handed back in `back` should reading it fail.
+async fn start_checked<T: Ticket>(
+    app: &App,
+    batch: Vec<T>,
+    back: &mut Vec<T>,
+) -> Result<Charged<T>> {
+    let (items, mut rest, accounts) = prepare(app, batch, back).await?;
     let unpaid = |rest| Charged {
         paid: Vec::new(),
         rest,
@@ -131,7 +199,14 @@ async fn start_checked(app: &App, batch: Vec<Job>) -> Result<Charged> {
     // given before 0019 already taken fails the whole statement: reserve others.
     let mut placed = Err(AppError::internal("not placed"));
     for _ in 0..3 {
-        let numbers = crate::orders::new_numbers(app, app.now_ms(), items.len()).await?;
+        let numbers = match crate::orders::new_numbers(app, app.now_ms(), items.len()).await {
+            Ok(n) => n,
+            Err(e) => {
+                rest.extend(items.into_iter().map(|i| i.ticket));
+                *back = rest;
+                return Err(e);
+            }
+        };
         for (i, number) in items.iter_mut().zip(numbers) {
             i.order.number = number;
         }
@@ -140,10 +215,32 @@ async fn start_checked(app: &App, batch: Vec<Job>) -> Result<Charged> {
             break;
         }
     }
-    if let Err(e) = placed {
-        // A concurrent node placed one of these orders: the one-service path sorts each out.
-        tracing::info!(error = %e.message, "renewal batch not placed; one at a time instead");
-        rest.extend(items.into_iter().map(|i| i.job));
+    let placed = match placed {
+        Ok(p) => p,
+        Err(e) => {
+            // The one-service path sorts each out.
+            tracing::info!(error = %e.message, "renewal batch not placed; one at a time instead");
+            rest.extend(items.into_iter().map(|i| i.ticket));
+            return Ok(unpaid(rest));
+        }
+    };
+    // Orders another batch or node placed between our reading and our writing are theirs.
+    let items = if placed.len() == items.len() {
+        items
+    } else {
+        let now = app.now_ms();
+        let mut kept = Vec::with_capacity(placed.len());
+        for mut i in items {
+            if placed.contains(&i.order.id) {
+                kept.push(i);
+            } else {
+                i.ticket.placed_before(now);
+                rest.push(i.ticket);
+            }
+        }
+        kept
+    };
+    if items.is_empty() {
         return Ok(unpaid(rest));
     }
     let outcomes = charge(app, &items).await;
@@ -153,7 +250,7 @@ async fn start_checked(app: &App, batch: Vec<Job>) -> Result<Charged> {
             Outcome::Succeeded { charge_id } => paid.push((item, charge_id)),
             // Declined or unanswered: its pending payment is found and asked about again by
             // the one-service path, which records the outcome and mails.
-            _ => rest.push(item.job),
+            _ => rest.push(item.ticket),
         }
     }
     Ok(Charged {
@@ -163,21 +260,45 @@ async fn start_checked(app: &App, batch: Vec<Job>) -> Result<Charged> {
     })
 }
 
-type Prepared = (Vec<Item>, Vec<Job>, HashMap<String, AccountRow>);
+type Prepared<T> = (Vec<Item<T>>, Vec<T>, HashMap<String, AccountRow>);
 
-/// Read what the batch needs in a few queries and price every renewal it takes on.
-async fn prepare(app: &App, batch: Vec<Job>) -> Result<Prepared> {
+/// Read what the batch needs in a few queries and price every renewal it takes on; if reading
+/// fails, the batch is in `back`.
+async fn prepare<T: Ticket>(app: &App, batch: Vec<T>, back: &mut Vec<T>) -> Result<Prepared<T>> {
     let mut rest = Vec::new();
     let mut wanted = Vec::with_capacity(batch.len());
-    for job in batch {
-        match charge_step(&job) {
-            Some((sid, e, days)) => wanted.push((job, sid, e, days)),
-            None => rest.push(job),
+    for t in batch {
+        match t.charge() {
+            Some((sid, e, days)) => wanted.push((t, sid, e, days)),
+            None => rest.push(t),
         }
     }
+    match read_batch(app, &wanted).await {
+        Ok(found) => Ok(price(app, wanted, rest, found).await),
+        Err(e) => {
+            rest.extend(wanted.into_iter().map(|w| w.0));
+            *back = rest;
+            Err(e)
+        }
+    }
+}
+
+/// What [`prepare`] reads about a batch's services, their accounts and what may stand in the
+/// way of an ordinary charge.
+struct Found {
+    services: HashMap<String, ServiceRow>,
+    accounts: HashMap<String, AccountRow>,
+    methods: HashMap<String, payment_methods::MethodRow>,
+    credit: std::collections::HashSet<(String, String)>,
+    changing: std::collections::HashSet<String>,
+    /// Renewal orders already placed: their key and when.
+    placed: HashMap<String, i64>,
+}
+
+async fn read_batch<T>(app: &App, wanted: &[(T, String, String, i32)]) -> Result<Found> {
     let mut c = app.db.conn().await?;
     let ids: Vec<String> = wanted.iter().map(|w| w.1.clone()).collect();
-    let mut services: HashMap<String, ServiceRow> = service_store::by_ids(&mut c, &ids)
+    let services: HashMap<String, ServiceRow> = service_store::by_ids(&mut c, &ids)
         .await?
         .into_iter()
         .map(|s| (s.id.clone(), s))
@@ -200,37 +321,65 @@ async fn prepare(app: &App, batch: Vec<Job>) -> Result<Prepared> {
             .map(|m| (m.account_id.clone(), m))
             .collect();
     // Credit to spend first, or a plan change in progress: the one-service path does those.
-    let credit: std::collections::HashSet<(String, String)> =
-        guichet_store::credit::positive_of(&mut c, &account_ids)
-            .await?
-            .into_iter()
-            .map(|b| (b.account_id, b.currency))
-            .collect();
-    let changing: std::collections::HashSet<String> =
-        guichet_store::plan_changes::pending_services(&mut c, &ids)
-            .await?
-            .into_iter()
-            .collect();
-    let keys: Vec<String> = services.values().map(renewals::renewal_key).collect();
-    let placed: std::collections::HashSet<String> = order_store::by_renewal_keys(&mut c, &keys)
+    let credit = guichet_store::credit::positive_of(&mut c, &account_ids)
         .await?
         .into_iter()
-        .filter_map(|o| o.renewal_key)
+        .map(|b| (b.account_id, b.currency))
         .collect();
+    let changing = guichet_store::plan_changes::pending_services(&mut c, &ids)
+        .await?
+        .into_iter()
+        .collect();
+    let keys: Vec<String> = services.values().map(renewals::renewal_key).collect();
+    let placed = order_store::by_renewal_keys(&mut c, &keys)
+        .await?
+        .into_iter()
+        .filter_map(|o| Some((o.renewal_key?, o.created_at)))
+        .collect();
+    Ok(Found {
+        services,
+        accounts,
+        methods,
+        credit,
+        changing,
+        placed,
+    })
+}
+
+/// Price every renewal the batch takes on and lay out its order, line, first event and
+/// pending payment; what is out of the ordinary goes to `rest`.
+async fn price<T: Ticket>(
+    app: &App,
+    wanted: Vec<(T, String, String, i32)>,
+    mut rest: Vec<T>,
+    found: Found,
+) -> Prepared<T> {
+    let Found {
+        mut services,
+        accounts,
+        methods,
+        credit,
+        changing,
+        placed,
+    } = found;
     let mut plans: HashMap<_, Option<RenewalPlan>> = HashMap::new();
     let mut vat: HashMap<String, Option<String>> = HashMap::new();
     let now = app.now_ms();
     let mut items = Vec::with_capacity(wanted.len());
-    for (job, sid, e, days) in wanted {
+    for (mut ticket, sid, e, days) in wanted {
         let Some(s) = services.remove(&sid) else {
-            rest.push(job);
+            rest.push(ticket);
             continue;
         };
+        if let Some(at) = placed.get(&renewals::renewal_key(&s)) {
+            ticket.placed_before(*at);
+            rest.push(ticket);
+            continue;
+        }
         let ordinary = s.state == "active"
             && s.expires_on == e
             && s.renewal_mode == RenewalMode::Automatic.as_str()
             && s.termination_requested_at.is_none()
-            && !placed.contains(&renewals::renewal_key(&s))
             && !changing.contains(&s.id)
             && !credit.contains(&(s.account_id.clone(), s.currency.clone()));
         let account = accounts.get(&s.account_id).filter(|a| a.state == "active");
@@ -241,16 +390,19 @@ async fn prepare(app: &App, batch: Vec<Job>) -> Result<Prepared> {
         let (true, Some(account), Some(method), Some(gateway)) =
             (ordinary, account, method, gateway)
         else {
-            rest.push(job);
+            rest.push(ticket);
             continue;
         };
         let key = renewals::plan_key(&s);
         if !plans.contains_key(&key) {
-            let rp = renewals::renewal_plan(&mut c, &s, None).await.ok();
+            let rp = match app.db.conn().await {
+                Ok(mut c) => renewals::renewal_plan(&mut c, &s, None).await.ok(),
+                Err(_) => None,
+            };
             plans.insert(key.clone(), rp);
         }
         let Some(Some(rp)) = plans.get(&key) else {
-            rest.push(job);
+            rest.push(ticket);
             continue;
         };
         if !vat.contains_key(&account.id) {
@@ -259,18 +411,18 @@ async fn prepare(app: &App, batch: Vec<Job>) -> Result<Prepared> {
         }
         let v = vat.get(&account.id).cloned().flatten();
         let Ok(q) = renewals::quote_from(app, account, v.as_deref(), &s, rp, 1) else {
-            rest.push(job);
+            rest.push(ticket);
             continue;
         };
         let rkey = renewals::renewal_key(&s);
         let Ok((order, line, started)) =
             renewals::renewal_order(app, account, &s, &q, Some(&rkey), String::new())
         else {
-            rest.push(job);
+            rest.push(ticket);
             continue;
         };
         if order.total_minor == 0 {
-            rest.push(job);
+            rest.push(ticket);
             continue;
         }
         let payment = PaymentRow {
@@ -292,7 +444,7 @@ async fn prepare(app: &App, batch: Vec<Job>) -> Result<Prepared> {
             payment_method_id: Some(method.id.clone()),
         };
         items.push(Item {
-            job,
+            ticket,
             service: s,
             order,
             line,
@@ -300,26 +452,41 @@ async fn prepare(app: &App, batch: Vec<Job>) -> Result<Prepared> {
             payment,
         });
     }
-    Ok((items, rest, accounts))
+    (items, rest, accounts)
 }
 
-/// The first transaction: orders, lines, their first events and the pending payments.
-async fn place(app: &App, items: &[Item]) -> Result<()> {
+/// The first transaction: orders, lines, their first events and the pending payments. An
+/// order whose renewal key another batch or node took first is left out with its rows;
+/// returns the ids of the orders placed.
+async fn place<T>(app: &App, items: &[Item<T>]) -> Result<std::collections::HashSet<String>> {
     let orders: Vec<OrderRow> = items.iter().map(|i| i.order.clone()).collect();
-    let lines: Vec<LineRow> = items.iter().map(|i| i.line.clone()).collect();
-    let payments: Vec<PaymentRow> = items.iter().map(|i| i.payment.clone()).collect();
     let mut tx = app.db.begin().await?;
-    order_store::insert_many(tx.conn(), &orders).await?;
+    let n = order_store::insert_renewals(tx.conn(), &orders).await?;
+    let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
+    let placed: std::collections::HashSet<String> = if n == orders.len() as u64 {
+        ids.into_iter().collect()
+    } else {
+        order_store::existing_ids(tx.conn(), &ids)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let ours: Vec<&Item<T>> = items
+        .iter()
+        .filter(|i| placed.contains(&i.order.id))
+        .collect();
+    let lines: Vec<LineRow> = ours.iter().map(|i| i.line.clone()).collect();
+    let events: Vec<(EventRow, i64)> = ours.iter().map(|i| (i.started.clone(), 1)).collect();
+    let payments: Vec<PaymentRow> = ours.iter().map(|i| i.payment.clone()).collect();
     order_store::insert_lines(tx.conn(), &lines).await?;
-    let events: Vec<(EventRow, i64)> = items.iter().map(|i| (i.started.clone(), 1)).collect();
     order_store::insert_events(tx.conn(), &events).await?;
     payment_store::insert_many(tx.conn(), &payments).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(placed)
 }
 
 /// Ask the gateways for every charge, in the batch's order.
-async fn charge(app: &App, items: &[Item]) -> Vec<Outcome> {
+async fn charge<T>(app: &App, items: &[Item<T>]) -> Vec<Outcome> {
     let mut out: Vec<Option<Outcome>> = items.iter().map(|_| None).collect();
     let mut by_gateway: HashMap<&str, Vec<usize>> = HashMap::new();
     for (k, i) in items.iter().enumerate() {
@@ -357,9 +524,9 @@ struct Settlement {
     extensions: Vec<service_store::Extension>,
 }
 
-fn settlement(
+fn settlement<T>(
     app: &App,
-    paid: &[(Item, String)],
+    paid: &[(Item<T>, String)],
     accounts: &HashMap<String, AccountRow>,
     first: i64,
 ) -> Result<Settlement> {
@@ -405,9 +572,9 @@ fn settlement(
 /// The second transaction: everything a successful renewal charge settles, for the whole
 /// batch. Any row that moved meanwhile rolls it all back (the one-service path then settles
 /// each, under the same charge keys).
-async fn settle(
+async fn settle<T: Ticket>(
     app: &App,
-    paid: &[(Item, String)],
+    paid: &[(Item<T>, String)],
     accounts: &HashMap<String, AccountRow>,
 ) -> Result<()> {
     let now = app.now_ms();
@@ -416,7 +583,10 @@ async fn settle(
     let changed = || crate::AppError::conflict("batch_changed", "a row changed meanwhile");
     let n = paid.len() as u64;
     let order_ids: Vec<String> = paid.iter().map(|(i, _)| i.order.id.clone()).collect();
-    let job_ids: Vec<String> = paid.iter().map(|(i, _)| i.job.row.id.clone()).collect();
+    let job_ids: Vec<String> = paid
+        .iter()
+        .filter_map(|(i, _)| i.ticket.job_id().map(str::to_owned))
+        .collect();
     let year = i64::from(today.year());
     // The invoice numbers this batch will take unless another writer takes some first.
     let guess = {
@@ -464,7 +634,10 @@ async fn settle(
     }
     guichet_store::emails::insert_many(c, &mails).await?;
     webhooks::insert_many(c, &hooks).await?;
-    if jobs::finish_many(c, &job_ids, crate::queue::worker_id(), now).await? != n {
+    if !job_ids.is_empty()
+        && jobs::finish_many(c, &job_ids, crate::queue::worker_id(), now).await?
+            != job_ids.len() as u64
+    {
         return Err(changed());
     }
     tx.commit().await?;

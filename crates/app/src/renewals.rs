@@ -499,6 +499,7 @@ pub(crate) fn renewal_of(
             data,
         ));
     }
+    let next_step_on = next_look(app, s, &to, period)?;
     Ok(Some(Renewal {
         extension: service_store::Extension {
             id: s.id.clone(),
@@ -506,10 +507,39 @@ pub(crate) fn renewal_of(
             to,
             plan: l.plan_code.clone(),
             period: l.period.clone(),
+            next_step_on,
+            mode: s.renewal_mode.clone(),
         },
         mail,
         webhooks,
     }))
+}
+
+/// The day the engine next looks at a service renewed until `to` for `period`: the first
+/// step of its new cycle, so that the planner does not read every renewed service again only
+/// to find nothing due. Today when a step of the new cycle is due already, or a termination
+/// is asked (the planner then works it out itself).
+fn next_look(app: &App, s: &ServiceRow, to: &str, period: BillingPeriod) -> Result<String> {
+    let today = crate::clock::utc_date(app.now_ms())
+        .ok_or_else(|| AppError::internal("clock out of range"))?;
+    let (Ok(expires), Some(mode)) = (
+        to.parse::<Date>(),
+        guichet_domain::lifecycle::RenewalMode::parse(&s.renewal_mode),
+    ) else {
+        return Ok(today.to_string());
+    };
+    let due = guichet_domain::schedule::Cycle {
+        expires,
+        mode,
+        period,
+        terminating: s.termination_requested_at.is_some(),
+    }
+    .due(today);
+    Ok(match due.next_on {
+        Some(next) if due.steps.is_empty() && s.termination_requested_at.is_none() => next,
+        _ => today,
+    }
+    .to_string())
 }
 
 /// The follow-up event of a renewal done.

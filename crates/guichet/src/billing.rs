@@ -61,12 +61,24 @@ async fn counts(app: &App) -> Result<BillingCounts> {
 async fn run_day(app: &App, bar: &indicatif::ProgressBar) -> Result<()> {
     let err = |e: guichet_app::AppError| anyhow::anyhow!("{}", e.message);
     loop {
-        guichet_app::lifecycle::plan_due(app).await.map_err(err)?;
+        // The planner charges most automatic renewals itself: each batch it settles moves
+        // the bar as far.
+        let renewed = |n: usize| {
+            bar.inc_length(n as u64);
+            bar.inc(n as u64);
+        };
+        let planned = guichet_app::lifecycle::plan_due_reporting(app, &renewed)
+            .await
+            .map_err(err)?;
         let due = {
             let mut c = app.db.conn().await?;
             jobs::count_due(&mut c, app.now_ms()).await?
         };
         if due == 0 {
+            if planned.any() {
+                // What it renewed may have a step due today in its new cycle: plan again.
+                continue;
+            }
             break;
         }
         bar.set_length(bar.position() + u64::try_from(due).unwrap_or(0));

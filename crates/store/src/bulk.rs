@@ -4,6 +4,8 @@
 
 use crate::Result;
 use sqlx::AnyConnection;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// One bound value of a row.
 #[derive(Debug, Clone)]
@@ -47,7 +49,8 @@ const MAX_ROWS: usize = 500;
 
 /// `($1, $2, …), ($n, …)` for `rows` rows of `width` values.
 fn placeholders(rows: usize, width: usize) -> String {
-    let mut s = String::with_capacity(rows * width * 5);
+    use std::fmt::Write;
+    let mut s = String::with_capacity(rows * width * 7);
     for r in 0..rows {
         if r > 0 {
             s.push_str(", ");
@@ -57,13 +60,59 @@ fn placeholders(rows: usize, width: usize) -> String {
             if c > 0 {
                 s.push_str(", ");
             }
-            s.push('$');
-            s.push_str(&(r * width + c + 1).to_string());
+            let _ = write!(s, "${}", r * width + c + 1);
         }
         s.push(')');
     }
     s
 }
+
+/// A statement's text as its backend takes it. SQLite looks named parameters up one by one in
+/// a list (quadratic in a statement of thousands), so for it every `$k` becomes a plain `?`,
+/// with the `k` of each in order, and the values are laid out in that order (a `$k` used
+/// twice is bound twice).
+struct Text {
+    sql: String,
+    order: Option<Vec<usize>>,
+}
+
+/// The text of a multi-row statement, laid out once per shape (template, rows, backend) and
+/// kept: a billing run sends the same 500-row statements thousands of times, and laying out
+/// tens of thousands of placeholders each time held SQLite's writer while this process
+/// worked. The cache is emptied when it holds [`TEXTS`] shapes.
+fn text(
+    c: &AnyConnection,
+    key: std::fmt::Arguments<'_>,
+    build: impl FnOnce() -> String,
+) -> Arc<Text> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Text>>>> = OnceLock::new();
+    let sqlite = is_sqlite(c);
+    let key = format!("{sqlite}\u{1}{key}");
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(t) = cache.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return t;
+    }
+    let sql = build();
+    let t = Arc::new(if sqlite {
+        let (sql, order) = positional(&sql);
+        Text {
+            sql,
+            order: Some(order),
+        }
+    } else {
+        Text { sql, order: None }
+    });
+    if let Ok(mut m) = cache.lock() {
+        if m.len() >= TEXTS {
+            m.clear();
+        }
+        m.insert(key, t.clone());
+    }
+    t
+}
+
+/// Statement shapes kept at most.
+const TEXTS: usize = 256;
 
 fn bind_val<'q, O>(
     q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
@@ -89,26 +138,8 @@ fn bind_plain<'q>(
     }
 }
 
-/// `sql` with `$k` placeholders and its values, as the connection's backend takes them best.
-/// SQLite looks named parameters up one by one in a list (quadratic in a statement of
-/// thousands), so for it every `$k` becomes a plain `?` and the values are laid out in the
-/// order the placeholders appear (a `$k` used twice is bound twice).
 fn is_sqlite(c: &AnyConnection) -> bool {
     c.backend_name().eq_ignore_ascii_case("sqlite")
-}
-
-fn for_backend<'a>(c: &AnyConnection, sql: String, vals: Vec<&'a Val>) -> (String, Vec<&'a Val>) {
-    if !is_sqlite(c) {
-        return (sql, vals);
-    }
-    let (text, order) = positional(&sql);
-    // A placeholder past the values binds NULL, as with numbered parameters.
-    static NULL: Val = Val::OptInt(None);
-    let vals = order
-        .into_iter()
-        .map(|k| vals.get(k.wrapping_sub(1)).copied().unwrap_or(&NULL))
-        .collect();
-    (text, vals)
 }
 
 /// `$k` placeholders (outside quotes) → `?`, with the `k` of each in the order they appear.
@@ -136,21 +167,34 @@ fn positional(sql: &str) -> (String, Vec<usize>) {
     (out, order)
 }
 
-async fn exec(c: &mut AnyConnection, sql: String, vals: Vec<&Val>) -> Result<u64> {
-    let (sql, vals) = for_backend(c, sql, vals);
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+/// The values in the order `t`'s placeholders take them.
+fn in_order<'a>(t: &Text, vals: Vec<&'a Val>) -> Vec<&'a Val> {
+    let Some(order) = &t.order else {
+        return vals;
+    };
+    // A placeholder past the values binds NULL, as with numbered parameters.
+    static NULL: Val = Val::OptInt(None);
+    order
+        .iter()
+        .map(|k| vals.get(k.wrapping_sub(1)).copied().unwrap_or(&NULL))
+        .collect()
+}
+
+async fn exec(c: &mut AnyConnection, t: &Text, vals: Vec<&Val>) -> Result<u64> {
+    let vals = in_order(t, vals);
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(t.sql.clone()));
     for v in vals {
         q = bind_plain(q, v);
     }
     Ok(q.execute(&mut *c).await?.rows_affected())
 }
 
-async fn fetch<T>(c: &mut AnyConnection, sql: String, vals: Vec<&Val>) -> Result<Vec<T>>
+async fn fetch<T>(c: &mut AnyConnection, t: &Text, vals: Vec<&Val>) -> Result<Vec<T>>
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
 {
-    let (sql, vals) = for_backend(c, sql, vals);
-    let mut q = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql));
+    let vals = in_order(t, vals);
+    let mut q = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(t.sql.clone()));
     for v in vals {
         q = bind_val(q, v);
     }
@@ -173,12 +217,21 @@ pub async fn insert(
     let per = (MAX_PARAMS / width.max(1)).clamp(1, MAX_ROWS);
     let mut n = 0;
     for chunk in rows.chunks(per) {
-        let sql = format!(
-            "INSERT INTO {table} ({columns}) VALUES {}{}{suffix}",
-            placeholders(chunk.len(), width),
-            if suffix.is_empty() { "" } else { " " }
+        let t = text(
+            c,
+            format_args!(
+                "insert\u{1}{table}\u{1}{columns}\u{1}{suffix}\u{1}{}\u{1}{width}",
+                chunk.len()
+            ),
+            || {
+                format!(
+                    "INSERT INTO {table} ({columns}) VALUES {}{}{suffix}",
+                    placeholders(chunk.len(), width),
+                    if suffix.is_empty() { "" } else { " " }
+                )
+            },
         );
-        n += exec(c, sql, chunk.iter().flatten().collect()).await?;
+        n += exec(c, &t, chunk.iter().flatten().collect()).await?;
     }
     Ok(n)
 }
@@ -199,10 +252,20 @@ pub async fn with_values(
     let per = ((MAX_PARAMS - fixed.len()) / width.max(1)).clamp(1, MAX_ROWS);
     let mut n = 0;
     for chunk in rows.chunks(per) {
-        let list = shift(&placeholders(chunk.len(), width), fixed.len());
-        let text = sql.replace("{values}", &list);
+        let t = text(
+            c,
+            format_args!(
+                "values\u{1}{sql}\u{1}{}\u{1}{width}\u{1}{}",
+                chunk.len(),
+                fixed.len()
+            ),
+            || {
+                let list = shift(&placeholders(chunk.len(), width), fixed.len());
+                sql.replace("{values}", &list)
+            },
+        );
         let vals = fixed.iter().chain(chunk.iter().flatten()).collect();
-        n += exec(c, text, vals).await?;
+        n += exec(c, &t, vals).await?;
     }
     Ok(n)
 }
@@ -244,9 +307,9 @@ where
 {
     let mut out = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(MAX_ROWS) {
-        let text = sql.replace("{in}", &in_list(fixed.len() + 1, chunk.len()));
+        let t = in_text(c, sql, fixed.len(), chunk.len());
         let keys: Vec<Val> = chunk.iter().map(Val::from).collect();
-        out.extend(fetch(c, text, fixed.iter().chain(keys.iter()).collect()).await?);
+        out.extend(fetch(c, &t, fixed.iter().chain(keys.iter()).collect()).await?);
     }
     Ok(out)
 }
@@ -279,11 +342,18 @@ pub async fn execute_in(
 ) -> Result<u64> {
     let mut n = 0;
     for chunk in keys.chunks(MAX_ROWS) {
-        let text = sql.replace("{in}", &in_list(fixed.len() + 1, chunk.len()));
+        let t = in_text(c, sql, fixed.len(), chunk.len());
         let keys: Vec<Val> = chunk.iter().map(Val::from).collect();
-        n += exec(c, text, fixed.iter().chain(keys.iter()).collect()).await?;
+        n += exec(c, &t, fixed.iter().chain(keys.iter()).collect()).await?;
     }
     Ok(n)
+}
+
+/// The text of `sql` whose `{in}` is a list of `n` values after `fixed` ones.
+fn in_text(c: &AnyConnection, sql: &str, fixed: usize, n: usize) -> Arc<Text> {
+    text(c, format_args!("in\u{1}{sql}\u{1}{fixed}\u{1}{n}"), || {
+        sql.replace("{in}", &in_list(fixed + 1, n))
+    })
 }
 
 /// `$first, $first+1, …` for an `IN (…)` list of `n` values.

@@ -147,6 +147,27 @@ pub async fn insert_many(c: &mut AnyConnection, orders: &[OrderRow]) -> Result<(
     Ok(())
 }
 
+/// Insert renewal orders, leaving out any whose `renewal_key` is taken already (another
+/// batch or node placed that renewal first); returns how many were inserted.
+pub async fn insert_renewals(c: &mut AnyConnection, orders: &[OrderRow]) -> Result<u64> {
+    let rows: Vec<Vec<Val>> = orders.iter().map(order_values).collect();
+    bulk::insert(
+        c,
+        "orders",
+        INSERT_COLUMNS,
+        &rows,
+        "ON CONFLICT (renewal_key) DO NOTHING",
+    )
+    .await
+}
+
+/// Which of these order ids exist.
+pub async fn existing_ids(c: &mut AnyConnection, ids: &[String]) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> =
+        bulk::select_in(c, "SELECT id FROM orders WHERE id IN ({in})", &[], ids).await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
 fn line_values(l: &LineRow) -> Vec<Val> {
     vec![
         (&l.order_id).into(),

@@ -185,14 +185,25 @@ pub struct DueService {
     pub next_step_on: Option<String>,
 }
 
-/// Live services whose next lifecycle step has come, oldest first.
-pub async fn steps_due(c: &mut AnyConnection, today: &str, limit: i64) -> Result<Vec<DueService>> {
+/// Live services whose next lifecycle step has come, oldest first; with `after`, only those
+/// past that `(next_step_on, id)` in that order (a pass that leaves some rows due reads on).
+pub async fn steps_due(
+    c: &mut AnyConnection,
+    today: &str,
+    after: Option<(&str, &str)>,
+    limit: i64,
+) -> Result<Vec<DueService>> {
+    let (day, id) = after.unwrap_or(("", ""));
     Ok(sqlx::query_as(
         "SELECT id, state, expires_on, renewal_mode, period, renewal_period, \
          termination_requested_at, next_step_on FROM services \
-         WHERE next_step_on <= $1 AND state <> 'deleted' ORDER BY next_step_on, id LIMIT $2",
+         WHERE next_step_on <= $1 AND state <> 'deleted' \
+         AND (next_step_on, id) > ($2, $3) \
+         ORDER BY next_step_on, id LIMIT $4",
     )
     .bind(today)
+    .bind(day)
+    .bind(id)
     .bind(limit)
     .fetch_all(c)
     .await?)
@@ -284,6 +295,10 @@ pub struct Extension {
     pub to: String,
     pub plan: String,
     pub period: String,
+    /// The day the engine looks at the service next, worked out for the renewal mode `mode`
+    /// with no termination asked; if either changed meanwhile, the day of the update instead.
+    pub next_step_on: String,
+    pub mode: String,
 }
 
 /// Move services' expiration dates on after a paid renewal (state back to active, the plan
@@ -305,6 +320,8 @@ pub async fn extend_many(
                 (&e.to).into(),
                 (&e.plan).into(),
                 (&e.period).into(),
+                (&e.next_step_on).into(),
+                (&e.mode).into(),
             ]
         })
         .collect();
@@ -313,7 +330,9 @@ pub async fn extend_many(
     crate::bulk::with_values(
         c,
         "UPDATE services SET expires_on = v.column3, state = 'active', suspended_at = NULL, \
-         plan_code = v.column4, period = v.column5, renewal_period = NULL, next_step_on = $1, \
+         plan_code = v.column4, period = v.column5, renewal_period = NULL, \
+         next_step_on = CASE WHEN services.renewal_mode = v.column7 \
+         AND services.termination_requested_at IS NULL THEN v.column6 ELSE $1 END, \
          updated_at = $2 FROM (VALUES {values}) AS v WHERE services.id = v.column1 \
          AND services.expires_on = v.column2 AND services.state <> 'deleted'",
         &[today.into(), now.into()],

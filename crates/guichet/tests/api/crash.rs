@@ -131,6 +131,19 @@ async fn killed_billing_runs_renew_everything_once(b: Backend) {
         .await,
         n
     );
+    // The renewal set each service's next look to its new cycle's first step (the charge at
+    // E − 7), so that no later pass reads it only to find nothing due.
+    let looks = sqlx::query("SELECT DISTINCT expires_on, next_step_on FROM services")
+        .fetch_all(&mut c)
+        .await
+        .expect("next looks");
+    assert_eq!(looks.len(), 1, "one expiration, one next look");
+    let (e, next): (String, String) = (looks[0].get(0), looks[0].get(1));
+    let e: jiff::civil::Date = e.parse().expect("expiration");
+    assert_eq!(
+        next,
+        e.saturating_sub(jiff::Span::new().days(7)).to_string()
+    );
     assert_eq!(
         scalar(&mut c, "SELECT COUNT(*) FROM orders WHERE kind = 'renewal'").await,
         n,
