@@ -204,6 +204,17 @@ pub async fn plan_due_reporting(app: &App, renewed: &(dyn Fn(usize) + Sync)) -> 
     Ok(out)
 }
 
+/// The page of services due after `after`.
+async fn steps_due(
+    app: &App,
+    day: &str,
+    after: &Option<(String, String)>,
+) -> Result<Vec<DueService>> {
+    let mut c = app.db.conn().await?;
+    let after = after.as_ref().map(|(d, id)| (d.as_str(), id.as_str()));
+    Ok(service_store::steps_due(&mut c, day, after, PLAN_BATCH).await?)
+}
+
 async fn plan_pages(
     app: &App,
     pipe: &mut crate::renewal_batch::Pipeline<PlannedCharge>,
@@ -216,12 +227,13 @@ async fn plan_pages(
     let mut after: Option<(String, String)> = None;
     let mut charges = Vec::new();
     let mut batch = FIRST_CHARGE_BATCH;
+    // The next page, read while a batch was pushed.
+    let mut ahead = None;
     // Bounded: a service changed while it is planned is looked at again on the next pass.
     for _ in 0..10_000 {
-        let rows = {
-            let mut c = app.db.conn().await?;
-            let after = after.as_ref().map(|(d, id)| (d.as_str(), id.as_str()));
-            service_store::steps_due(&mut c, &day, after, PLAN_BATCH).await?
+        let rows = match ahead.take() {
+            Some(rows) => rows,
+            None => steps_due(app, &day, &after).await?,
         };
         let full = rows.len() as i64 == PLAN_BATCH;
         // Read on past this page: the services charged here keep their date until settled.
@@ -269,7 +281,16 @@ async fn plan_pages(
         out.jobs += w.write(app).await?;
         if !charges.is_empty() && (charges.len() >= batch || !full) {
             batch = (batch * 2).min(CHARGE_BATCH);
-            let settled = pipe.push(app, std::mem::take(&mut charges)).await?;
+            let charges = std::mem::take(&mut charges);
+            let settled = if full {
+                // The next page is read while the batch goes in: it does not depend on it.
+                let (settled, next) =
+                    tokio::join!(pipe.push(app, charges), steps_due(app, &day, &after));
+                ahead = Some(next?);
+                settled?
+            } else {
+                pipe.push(app, charges).await?
+            };
             out.renewed += settled.done;
             renewed(settled.done);
             out.jobs += plan_left(app, settled.rest).await?;

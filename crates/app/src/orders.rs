@@ -290,15 +290,25 @@ pub(crate) fn event(
 /// orders get neighbouring numbers, which keeps `orders.number`'s unique index written at one
 /// end instead of all over it.
 pub(crate) async fn new_numbers(app: &App, now: i64, n: usize) -> Result<Vec<String>> {
+    let mut tx = app.db.begin().await?;
+    let numbers = new_numbers_in(tx.conn(), now, n).await?;
+    tx.commit().await?;
+    Ok(numbers)
+}
+
+/// [`new_numbers`] in the caller's transaction (its rollback gives them back).
+pub(crate) async fn new_numbers_in(
+    c: &mut AnyConnection,
+    now: i64,
+    n: usize,
+) -> Result<Vec<String>> {
     if n == 0 {
         return Ok(Vec::new());
     }
     let year = &date_of(now)[..4];
     let y: i64 = year.parse().unwrap_or(0);
     let count = i64::try_from(n).unwrap_or(i64::MAX);
-    let mut tx = app.db.begin().await?;
-    let first = orders::reserve_numbers(tx.conn(), y, count).await?;
-    tx.commit().await?;
+    let first = orders::reserve_numbers(c, y, count).await?;
     Ok((first..first + count)
         .map(|k| format!("{year}{k:09}"))
         .collect())

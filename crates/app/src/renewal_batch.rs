@@ -28,7 +28,7 @@ use guichet_store::orders::{self as order_store, EventRow, LineRow, OrderRow};
 use guichet_store::payments::{self as payment_store, PaymentRow};
 use guichet_store::services::{self as service_store, ServiceRow};
 use guichet_store::{invoices as invoice_store, jobs, payment_methods, webhooks};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// What a batch renews: a job claimed from the queue, or a service the planner found due.
 pub(crate) trait Ticket: Send + Sync + 'static {
@@ -93,80 +93,139 @@ struct Charged<T> {
     accounts: HashMap<String, AccountRow>,
 }
 
-/// Batches run one after another with one overlap: a batch settles (its second transaction)
-/// while the next is read, placed and charged on a task of its own, so that one batch's rows
-/// are built while the database writes the other's (on SQLite its single writer is the
-/// billing run's bottleneck, and was idle while the rows were built). Each transaction is the
-/// one a batch always writes, so a crash leaves what it always left.
+/// Batches run in three overlapping stages, so that SQLite's single writer (the billing run's
+/// bottleneck) is kept busy: while the database settles one batch (its second transaction),
+/// this process lays out the settling rows of the batch charged after it, and reads and
+/// prices the batch after that on another task; then that batch is placed and charged. Each
+/// transaction is the one a batch always writes, so a crash leaves what it always left, only
+/// for up to two batches at once.
 pub(crate) struct Pipeline<T> {
-    pending: Option<Charged<T>>,
+    /// The batch charged last, its settling rows not laid out yet.
+    charged: Option<Charged<T>>,
+    /// The batch charged before it, laid out, waiting for its settling transaction.
+    ready: Option<Ready<T>>,
+}
+
+/// A charged batch and its settling rows, laid out (or why they could not be).
+struct Ready<T> {
+    charged: Charged<T>,
+    rows: Result<Settlement>,
+}
+
+fn joined<V>(r: std::result::Result<V, tokio::task::JoinError>) -> Result<V> {
+    r.map_err(|e| AppError::internal(format!("renewal batch task: {e}")))
 }
 
 impl<T: Ticket> Pipeline<T> {
     pub fn new() -> Self {
-        Self { pending: None }
+        Self {
+            charged: None,
+            ready: None,
+        }
     }
 
-    /// Start `batch` while the batch before it settles; returns what that one did.
+    /// Take `batch` into the pipeline; returns what the batch it settled meanwhile did.
     pub async fn push(&mut self, app: &App, batch: Vec<T>) -> Result<BatchOutcome<T>> {
-        // Another thread of the runtime: its reading and pricing, and this task's laying out
-        // of the pending batch's rows, each overlap the other's database work.
-        let started = tokio::spawn({
+        let numbers = self.next_numbers(app).await?;
+        let lay = self.charged.take().map(|c| {
             let app = app.clone();
-            async move { start(&app, batch).await }
+            tokio::task::spawn_blocking(move || lay_out(&app, c, numbers))
         });
-        let settled = self.flush(app).await;
-        let started = started
-            .await
-            .map_err(|e| AppError::internal(format!("renewal batch task: {e}")))?;
-        self.pending = Some(started);
+        let read = tokio::spawn({
+            let app = app.clone();
+            async move { read_and_price(&app, batch).await }
+        });
+        let settled = match self.ready.take() {
+            Some(r) => settle_ready(app, r).await,
+            None => BatchOutcome::default(),
+        };
+        if let Some(lay) = lay {
+            self.ready = Some(joined(lay.await)?);
+        }
+        let prepared = joined(read.await)?;
+        self.charged = Some(place_and_charge(app, prepared).await);
         Ok(settled)
     }
 
-    /// Settle the batch started last, if any; returns what it did.
+    /// Settle every batch in the pipeline, in order; returns what they did.
     pub async fn flush(&mut self, app: &App) -> BatchOutcome<T> {
-        match self.pending.take() {
-            Some(p) => finish(app, p).await,
-            None => BatchOutcome {
-                done: 0,
-                rest: Vec::new(),
-            },
+        let mut out = match self.ready.take() {
+            Some(r) => settle_ready(app, r).await,
+            None => BatchOutcome::default(),
+        };
+        if let Some(c) = self.charged.take() {
+            let ready = match self.next_numbers(app).await {
+                Ok(numbers) => lay_out(app, c, numbers),
+                Err(e) => Ready {
+                    charged: c,
+                    rows: Err(e),
+                },
+            };
+            let more = settle_ready(app, ready).await;
+            out.done += more.done;
+            out.rest.extend(more.rest);
+        }
+        out
+    }
+
+    /// The year and first invoice number the next batch laid out guesses it takes: after the
+    /// batch laid out and not yet settled, if any; else after the series' last number.
+    async fn next_numbers(&self, app: &App) -> Result<(i64, i64)> {
+        if let Some(Ready {
+            charged,
+            rows: Ok(rows),
+        }) = &self.ready
+        {
+            return Ok((rows.year, rows.first + charged.paid.len() as i64));
+        }
+        let year = i64::from(
+            crate::clock::utc_date(app.now_ms())
+                .ok_or_else(|| AppError::internal("clock out of range"))?
+                .year(),
+        );
+        let mut c = app.db.conn().await?;
+        Ok((
+            year,
+            invoice_store::last_seq(&mut c, crate::invoices::INVOICE, year).await? + 1,
+        ))
+    }
+}
+
+impl<T> Default for BatchOutcome<T> {
+    fn default() -> Self {
+        Self {
+            done: 0,
+            rest: Vec::new(),
         }
     }
 }
 
-/// Everything up to the settling transaction: read and price, place the orders and pending
-/// payments, send the charges. Never fails: what it cannot take on is left to the
-/// one-service path.
-async fn start<T: Ticket>(app: &App, batch: Vec<T>) -> Charged<T> {
-    let mut back = Vec::new();
-    match start_checked(app, batch, &mut back).await {
-        Ok(charged) => charged,
-        Err(e) => {
-            // Reading the batch failed: each is tried on its own (and retried as usual).
-            tracing::warn!(error = %e.message, "renewal batch failed; one at a time instead");
-            Charged {
-                paid: Vec::new(),
-                rest: back,
-                accounts: HashMap::new(),
-            }
-        }
-    }
+/// Lay out the settling rows of a charged batch, numbering its invoices from `numbers`.
+fn lay_out<T>(app: &App, charged: Charged<T>, numbers: (i64, i64)) -> Ready<T> {
+    let rows = settlement(app, &charged.paid, &charged.accounts, numbers);
+    Ready { charged, rows }
 }
 
-/// The settling transaction of a started batch; the jobs it leaves (declined, unanswered, or
-/// a row that moved meanwhile) come back in `rest`.
-async fn finish<T: Ticket>(app: &App, charged: Charged<T>) -> BatchOutcome<T> {
-    let Charged {
-        paid,
-        mut rest,
-        accounts,
-    } = charged;
+/// The settling transaction of a laid-out batch; what it leaves (declined, unanswered, or a
+/// row that moved meanwhile) comes back in `rest`.
+async fn settle_ready<T: Ticket>(app: &App, ready: Ready<T>) -> BatchOutcome<T> {
+    let Ready {
+        charged: Charged {
+            paid,
+            mut rest,
+            accounts,
+        },
+        rows,
+    } = ready;
     if paid.is_empty() {
         return BatchOutcome { done: 0, rest };
     }
     let n = paid.len();
-    match settle(app, &paid, &accounts).await {
+    let settled = match rows {
+        Ok(rows) => settle(app, &paid, &accounts, rows).await,
+        Err(e) => Err(e),
+    };
+    match settled {
         Ok(()) => {
             app.outbox_signal.notify_waiters();
             BatchOutcome { done: n, rest }
@@ -179,38 +238,56 @@ async fn finish<T: Ticket>(app: &App, charged: Charged<T>) -> BatchOutcome<T> {
     }
 }
 
-/// `start`, with the batch handed back in `back` should reading it fail.
-async fn start_checked<T: Ticket>(
-    app: &App,
-    batch: Vec<T>,
-    back: &mut Vec<T>,
-) -> Result<Charged<T>> {
-    let (items, mut rest, accounts) = prepare(app, batch, back).await?;
+/// What [`read_and_price`] hands on: the batch priced, or (reading it failed) handed back.
+struct Priced<T> {
+    items: Vec<Item<T>>,
+    rest: Vec<T>,
+    accounts: HashMap<String, AccountRow>,
+}
+
+/// Read and price a batch. Never fails: what it cannot take on is left to the one-service
+/// path.
+async fn read_and_price<T: Ticket>(app: &App, batch: Vec<T>) -> Priced<T> {
+    let mut back = Vec::new();
+    match prepare(app, batch, &mut back).await {
+        Ok((items, rest, accounts)) => Priced {
+            items,
+            rest,
+            accounts,
+        },
+        Err(e) => {
+            // Reading the batch failed: each is tried on its own (and retried as usual).
+            tracing::warn!(error = %e.message, "renewal batch failed; one at a time instead");
+            Priced {
+                items: Vec::new(),
+                rest: back,
+                accounts: HashMap::new(),
+            }
+        }
+    }
+}
+
+/// Place the orders and pending payments of a priced batch and send the charges. Never
+/// fails: what it cannot take on is left to the one-service path.
+async fn place_and_charge<T: Ticket>(app: &App, priced: Priced<T>) -> Charged<T> {
+    let Priced {
+        mut items,
+        mut rest,
+        accounts,
+    } = priced;
     let unpaid = |rest| Charged {
         paid: Vec::new(),
         rest,
         accounts: HashMap::new(),
     };
     if items.is_empty() {
-        return Ok(unpaid(rest));
+        return unpaid(rest);
     }
-    let mut items = items;
-    // The batch's order numbers, reserved together before its first transaction; a number
-    // given before 0019 already taken fails the whole statement: reserve others.
+    // The batch's order numbers are reserved in its first transaction; a number given
+    // before 0019 already taken fails the whole statement (and the transaction): again.
     let mut placed = Err(AppError::internal("not placed"));
     for _ in 0..3 {
-        let numbers = match crate::orders::new_numbers(app, app.now_ms(), items.len()).await {
-            Ok(n) => n,
-            Err(e) => {
-                rest.extend(items.into_iter().map(|i| i.ticket));
-                *back = rest;
-                return Err(e);
-            }
-        };
-        for (i, number) in items.iter_mut().zip(numbers) {
-            i.order.number = number;
-        }
-        placed = place(app, &items).await;
+        placed = place(app, &mut items).await;
         if placed.is_ok() {
             break;
         }
@@ -221,7 +298,7 @@ async fn start_checked<T: Ticket>(
             // The one-service path sorts each out.
             tracing::info!(error = %e.message, "renewal batch not placed; one at a time instead");
             rest.extend(items.into_iter().map(|i| i.ticket));
-            return Ok(unpaid(rest));
+            return unpaid(rest);
         }
     };
     // Orders another batch or node placed between our reading and our writing are theirs.
@@ -241,7 +318,7 @@ async fn start_checked<T: Ticket>(
         kept
     };
     if items.is_empty() {
-        return Ok(unpaid(rest));
+        return unpaid(rest);
     }
     let outcomes = charge(app, &items).await;
     let mut paid = Vec::with_capacity(items.len());
@@ -253,11 +330,11 @@ async fn start_checked<T: Ticket>(
             _ => rest.push(item.ticket),
         }
     }
-    Ok(Charged {
+    Charged {
         paid,
         rest,
         accounts,
-    })
+    }
 }
 
 type Prepared<T> = (Vec<Item<T>>, Vec<T>, HashMap<String, AccountRow>);
@@ -289,8 +366,8 @@ struct Found {
     services: HashMap<String, ServiceRow>,
     accounts: HashMap<String, AccountRow>,
     methods: HashMap<String, payment_methods::MethodRow>,
-    credit: std::collections::HashSet<(String, String)>,
-    changing: std::collections::HashSet<String>,
+    credit: HashSet<(String, String)>,
+    changing: HashSet<String>,
     /// Renewal orders already placed: their key and when.
     placed: HashMap<String, i64>,
 }
@@ -455,33 +532,42 @@ async fn price<T: Ticket>(
     (items, rest, accounts)
 }
 
-/// The first transaction: orders, lines, their first events and the pending payments. An
-/// order whose renewal key another batch or node took first is left out with its rows;
-/// returns the ids of the orders placed.
-async fn place<T>(app: &App, items: &[Item<T>]) -> Result<std::collections::HashSet<String>> {
-    let orders: Vec<OrderRow> = items.iter().map(|i| i.order.clone()).collect();
+/// The first transaction: the order numbers, orders, lines, their first events and the
+/// pending payments. An order whose renewal key another batch or node took first is left out
+/// with its rows; returns the ids of the orders placed. The rows are laid out before the
+/// transaction begins (only the numbers are filled in inside), so that SQLite's single writer
+/// is not held meanwhile.
+async fn place<T>(app: &App, items: &mut [Item<T>]) -> Result<HashSet<String>> {
+    let mut orders: Vec<OrderRow> = items.iter().map(|i| i.order.clone()).collect();
+    let mut lines: Vec<LineRow> = items.iter().map(|i| i.line.clone()).collect();
+    let mut events: Vec<(EventRow, i64)> = items.iter().map(|i| (i.started.clone(), 1)).collect();
+    let mut payments: Vec<PaymentRow> = items.iter().map(|i| i.payment.clone()).collect();
     let mut tx = app.db.begin().await?;
+    let numbers = crate::orders::new_numbers_in(tx.conn(), app.now_ms(), orders.len()).await?;
+    for (o, number) in orders.iter_mut().zip(&numbers) {
+        o.number.clone_from(number);
+    }
     let n = order_store::insert_renewals(tx.conn(), &orders).await?;
     let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
-    let placed: std::collections::HashSet<String> = if n == orders.len() as u64 {
+    let placed: HashSet<String> = if n == orders.len() as u64 {
         ids.into_iter().collect()
     } else {
-        order_store::existing_ids(tx.conn(), &ids)
+        let placed: HashSet<String> = order_store::existing_ids(tx.conn(), &ids)
             .await?
             .into_iter()
-            .collect()
+            .collect();
+        lines.retain(|l| placed.contains(&l.order_id));
+        events.retain(|e| placed.contains(&e.0.order_id));
+        payments.retain(|p| placed.contains(&p.order_id));
+        placed
     };
-    let ours: Vec<&Item<T>> = items
-        .iter()
-        .filter(|i| placed.contains(&i.order.id))
-        .collect();
-    let lines: Vec<LineRow> = ours.iter().map(|i| i.line.clone()).collect();
-    let events: Vec<(EventRow, i64)> = ours.iter().map(|i| (i.started.clone(), 1)).collect();
-    let payments: Vec<PaymentRow> = ours.iter().map(|i| i.payment.clone()).collect();
     order_store::insert_lines(tx.conn(), &lines).await?;
     order_store::insert_events(tx.conn(), &events).await?;
     payment_store::insert_many(tx.conn(), &payments).await?;
     tx.commit().await?;
+    for (i, number) in items.iter_mut().zip(numbers) {
+        i.order.number = number;
+    }
     Ok(placed)
 }
 
@@ -516,6 +602,10 @@ async fn charge<T>(app: &App, items: &[Item<T>]) -> Vec<Outcome> {
 /// writer (SQLite has one) is not held while this process lays them out. The invoices carry
 /// the numbers `first..`, a guess checked inside the transaction.
 struct Settlement {
+    year: i64,
+    /// The clock's year was `year` all the while the rows were built (the invoices are
+    /// numbered in it); if not (the year turned), the settling transaction builds them again.
+    same_year: bool,
     first: i64,
     invoices: Vec<guichet_store::invoices::InvoiceRow>,
     mails: Vec<EmailRow>,
@@ -528,10 +618,14 @@ fn settlement<T>(
     app: &App,
     paid: &[(Item<T>, String)],
     accounts: &HashMap<String, AccountRow>,
-    first: i64,
+    (year, first): (i64, i64),
 ) -> Result<Settlement> {
     let changed = || crate::AppError::conflict("batch_changed", "a row changed meanwhile");
+    let year_now = || crate::clock::utc_date(app.now_ms()).map(|d| i64::from(d.year()));
+    let before = year_now();
     let mut out = Settlement {
+        year,
+        same_year: false,
         first,
         invoices: Vec::with_capacity(paid.len()),
         mails: Vec::with_capacity(paid.len() * 2),
@@ -566,6 +660,7 @@ fn settlement<T>(
         out.events
             .push((renewals::delivered_event(app, &i.order.id, lang), 2));
     }
+    out.same_year = before == Some(year) && year_now() == Some(year);
     Ok(out)
 }
 
@@ -576,6 +671,7 @@ async fn settle<T: Ticket>(
     app: &App,
     paid: &[(Item<T>, String)],
     accounts: &HashMap<String, AccountRow>,
+    mut rows: Settlement,
 ) -> Result<()> {
     let now = app.now_ms();
     let today = crate::clock::utc_date(now)
@@ -588,12 +684,6 @@ async fn settle<T: Ticket>(
         .filter_map(|(i, _)| i.ticket.job_id().map(str::to_owned))
         .collect();
     let year = i64::from(today.year());
-    // The invoice numbers this batch will take unless another writer takes some first.
-    let guess = {
-        let mut c = app.db.conn().await?;
-        invoice_store::last_seq(&mut c, crate::invoices::INVOICE, year).await? + 1
-    };
-    let mut rows = settlement(app, paid, accounts, guess)?;
 
     let mut tx = app.db.begin().await?;
     let c = tx.conn();
@@ -615,9 +705,10 @@ async fn settle<T: Ticket>(
     payment_methods::record_successes(c, &methods).await?;
     let last = invoice_store::next_seqs(c, crate::invoices::INVOICE, year, n as i64).await?;
     let first = last - n as i64 + 1;
-    if first != rows.first {
-        // Another writer took numbers since the guess: lay the rows out again with ours.
-        rows = settlement(app, paid, accounts, first)?;
+    if (year, first) != (rows.year, rows.first) || !rows.same_year {
+        // Another writer took numbers since the guess (or the year turned): lay the rows
+        // out again with ours.
+        rows = settlement(app, paid, accounts, (year, first))?;
     }
     let Settlement {
         invoices,

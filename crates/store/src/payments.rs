@@ -296,7 +296,7 @@ pub async fn sandbox_charge_many(
             ]
         })
         .collect();
-    bulk::insert(
+    let inserted = bulk::insert(
         c,
         "sandbox_charges",
         "idempotency_key, charge_id, token, amount_minor, currency, outcome, created_at",
@@ -304,6 +304,10 @@ pub async fn sandbox_charge_many(
         "ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .await?;
+    if inserted == charges.len() as u64 {
+        // Every one was new (keys are distinct within a batch): the records are these.
+        return Ok(charges.to_vec());
+    }
     let keys: Vec<String> = charges.iter().map(|r| r.idempotency_key.clone()).collect();
     bulk::select_in(
         c,
