@@ -45,7 +45,7 @@ impl From<Option<i64>> for Val {
 /// Bind parameters per statement: under SQLite's 32,766 and PostgreSQL's 65,535.
 const MAX_PARAMS: usize = 30_000;
 /// Rows per statement at most, whatever their width.
-const MAX_ROWS: usize = 500;
+const MAX_ROWS: usize = 2_000;
 
 /// `($1, $2, …), ($n, …)` for `rows` rows of `width` values.
 fn placeholders(rows: usize, width: usize) -> String {
@@ -202,12 +202,13 @@ where
 }
 
 /// Insert `rows` into `table (columns)`, `suffix` appended to each statement (for example
-/// `ON CONFLICT DO NOTHING`). Returns the rows inserted.
+/// `ON CONFLICT DO NOTHING`). Returns the rows inserted. The values are moved into the
+/// statements, not copied.
 pub async fn insert(
     c: &mut AnyConnection,
     table: &str,
     columns: &str,
-    rows: &[Vec<Val>],
+    rows: Vec<Vec<Val>>,
     suffix: &str,
 ) -> Result<u64> {
     let Some(width) = rows.first().map(Vec::len) else {
@@ -216,7 +217,9 @@ pub async fn insert(
     debug_assert!(rows.iter().all(|r| r.len() == width));
     let per = (MAX_PARAMS / width.max(1)).clamp(1, MAX_ROWS);
     let mut n = 0;
-    for chunk in rows.chunks(per) {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Val>> = rows.by_ref().take(per).collect();
         let t = text(
             c,
             format_args!(
@@ -231,7 +234,17 @@ pub async fn insert(
                 )
             },
         );
-        n += exec(c, &t, chunk.iter().flatten().collect()).await?;
+        // An insert's placeholders are numbered in the order they appear: no reordering.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(t.sql.clone()));
+        for v in chunk.into_iter().flatten() {
+            q = match v {
+                Val::Text(s) => q.bind(s),
+                Val::OptText(s) => q.bind(s),
+                Val::Int(i) => q.bind(i),
+                Val::OptInt(i) => q.bind(i),
+            };
+        }
+        n += q.execute(&mut *c).await?.rows_affected();
     }
     Ok(n)
 }

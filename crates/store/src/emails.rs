@@ -72,7 +72,7 @@ pub async fn insert_many(c: &mut AnyConnection, mails: &[EmailRow]) -> Result<()
         "emails",
         "id, account_id, to_addr, kind, language, subject, body_text, body_html, data, \
          reference, message_id, status, attempts, next_attempt_at, created_at",
-        &rows,
+        rows,
         "",
     )
     .await?;

@@ -109,7 +109,7 @@ pub async fn insert_many(c: &mut AnyConnection, invoices: &[InvoiceRow]) -> Resu
             ]
         })
         .collect();
-    bulk::insert(c, "invoices", INSERT_COLUMNS, &rows, "").await?;
+    bulk::insert(c, "invoices", INSERT_COLUMNS, rows, "").await?;
     Ok(())
 }
 

@@ -68,7 +68,7 @@ pub async fn enqueue_many(c: &mut AnyConnection, jobs: &[NewJob<'_>], now: i64) 
         c,
         "jobs",
         "id, kind, unique_key, payload, state, run_at, attempts, created_at",
-        &rows,
+        rows,
         "ON CONFLICT (unique_key) DO NOTHING",
     )
     .await

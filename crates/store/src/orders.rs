@@ -143,7 +143,7 @@ pub async fn insert(c: &mut AnyConnection, o: &OrderRow) -> Result<()> {
 /// Insert orders in as few statements as the parameter limits allow.
 pub async fn insert_many(c: &mut AnyConnection, orders: &[OrderRow]) -> Result<()> {
     let rows: Vec<Vec<Val>> = orders.iter().map(order_values).collect();
-    bulk::insert(c, "orders", INSERT_COLUMNS, &rows, "").await?;
+    bulk::insert(c, "orders", INSERT_COLUMNS, rows, "").await?;
     Ok(())
 }
 
@@ -155,7 +155,7 @@ pub async fn insert_renewals(c: &mut AnyConnection, orders: &[OrderRow]) -> Resu
         c,
         "orders",
         INSERT_COLUMNS,
-        &rows,
+        rows,
         "ON CONFLICT (renewal_key) DO NOTHING",
     )
     .await
@@ -197,7 +197,7 @@ pub async fn insert_line(c: &mut AnyConnection, l: &LineRow) -> Result<()> {
 
 pub async fn insert_lines(c: &mut AnyConnection, lines: &[LineRow]) -> Result<()> {
     let rows: Vec<Vec<Val>> = lines.iter().map(line_values).collect();
-    bulk::insert(c, "order_lines", LINE_COLUMNS, &rows, "").await?;
+    bulk::insert(c, "order_lines", LINE_COLUMNS, rows, "").await?;
     Ok(())
 }
 

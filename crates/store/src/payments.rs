@@ -65,7 +65,7 @@ pub async fn insert_many(c: &mut AnyConnection, payments: &[PaymentRow]) -> Resu
             ]
         })
         .collect();
-    bulk::insert(c, "payments", INSERT_COLUMNS, &rows, "").await?;
+    bulk::insert(c, "payments", INSERT_COLUMNS, rows, "").await?;
     Ok(())
 }
 
@@ -300,7 +300,7 @@ pub async fn sandbox_charge_many(
         c,
         "sandbox_charges",
         "idempotency_key, charge_id, token, amount_minor, currency, outcome, created_at",
-        &rows,
+        rows,
         "ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .await?;

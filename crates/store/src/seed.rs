@@ -468,7 +468,7 @@ pub async fn renewal_ceiling(db: &Db, renewals: usize, z: &RowSizes) -> Result<(
                 tx.conn(),
                 &format!("bench_{table}"),
                 &columns.join(", "),
-                &rows,
+                rows,
                 "",
             )
             .await?;

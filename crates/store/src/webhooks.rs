@@ -63,7 +63,7 @@ pub async fn insert_many(c: &mut AnyConnection, events: &[EventRow]) -> Result<(
         c,
         "webhook_events",
         "id, kind, subject_id, payload, status, attempts, next_attempt_at, created_at",
-        &rows,
+        rows,
         "",
     )
     .await?;
