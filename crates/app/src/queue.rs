@@ -125,8 +125,8 @@ async fn run_one(app: &App, job: Job) -> Result<usize> {
 }
 
 /// Claims batches of due jobs and runs them in claim order. Runs of renewal charges go
-/// through [`crate::renewal_batch::Pipeline`]: one settles while the next is read, placed and
-/// charged. Any other job waits for the run before it to settle, so a service's steps still
+/// through [`crate::renewal_batch::Pipeline`], whose stages overlap (one run settles while
+/// the next ones are laid out, read, placed and charged). Any other job waits for the run before it to settle, so a service's steps still
 /// happen in their order.
 pub struct Runner<'a> {
     app: &'a App,
