@@ -4,7 +4,8 @@
 //! manual renewal reminders and early renewal of several periods, the last warning and
 //! deletion of an unpaid service while another of the same customer renews, card-expiry
 //! notices and the last-week reminder of a terminated service. Each mail on its day, each
-//! order and invoice once; another account's service is a 404.
+//! order and invoice once; another account's service is a 404. A renewal order another node
+//! placed moments before the planner's batch is left to that node for a lease's time.
 
 use crate::both_backends;
 use crate::harness::{Backend, PASSWORD, Server, World};
@@ -14,6 +15,7 @@ use serde_json::{Value, json};
 
 both_backends!(
     automatic_renewal_year,
+    renewal_placed_elsewhere_waits_out_its_lease,
     failed_charges_then_reactivation,
     unpaid_service_never_touches_another,
     manual_renewal_several_periods,
@@ -495,4 +497,132 @@ async fn card_expiry_and_termination_reminders(b: Backend) {
     assert!(mail_days(s, email, "renewal_notice").await.is_empty());
     assert!(renewal_orders(s, email, &sid).await.is_empty());
     assert_eq!(service(s, email, &sid).await["state"], "deleted");
+}
+
+/// A renewal order placed by another node (here written straight into the database, a minute
+/// before the charge day's run) is that node's: the planner's batch leaves the service alone,
+/// and its job waits out the lease (five minutes) before taking the order over; then the one
+/// charge is made on that very order.
+async fn renewal_placed_elsewhere_waits_out_its_lease(b: Backend) {
+    use sqlx::{Connection, Row};
+    let w = World::new(b).await;
+    let s = &w.server;
+    let op = s.operator_key();
+    s.mail_plan(&op, json!({"EUR": 1200})).await;
+    // Monthly: its only step on the charge day is the charge (no notice), so the planner's
+    // batch takes it.
+    let (st, v) = s
+        .call(
+            "PUT",
+            "/api/v1/admin/catalog/products/mail/plans/mail-monthly",
+            Some(&op),
+            Some(json!({"name": "Mailbox 10 GB", "period": "P1M", "prices": {"EUR": 1200}})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let email = "elsewhere@example.fr";
+    let t = s.customer(&w.smtp, email).await;
+    add_card(s, &t, "4242424242424242").await;
+    let (st, o) = s
+        .post(
+            "/api/v1/me/orders",
+            Some(&t),
+            json!({"lines": [{"plan": "mail-monthly"}]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{o}");
+    let (st, o) = s
+        .post(
+            &format!("/api/v1/me/orders/{}/pay", o["id"].as_str().unwrap()),
+            Some(&t),
+            json!({}),
+        )
+        .await;
+    assert_eq!((st, &o["status"]), (200, &json!("delivered")), "{o}");
+    let sid = o["lines"][0]["service_id"].as_str().unwrap().to_owned();
+    let e = date(&service(s, email, &sid).await["expires_on"]);
+    let next_e = e.saturating_add(1.month());
+    let charge_day = e - days(7);
+    move_to(s, &op, charge_day - days(1)).await;
+
+    sqlx::any::install_default_drivers();
+    let mut c = sqlx::AnyConnection::connect(&w._db.url)
+        .await
+        .expect("connect");
+    let account: String = sqlx::query("SELECT account_id FROM services WHERE id = $1")
+        .bind(&sid)
+        .fetch_one(&mut c)
+        .await
+        .expect("service")
+        .get(0);
+    // Noon of the charge day (when the clock is moved there) less a minute, in ms.
+    let day_number = i64::from((charge_day - jiff::civil::date(1970, 1, 1)).get_days());
+    let placed_at = day_number * 86_400_000 + 12 * 3_600_000 - 60_000;
+    let order_id = "01900000-0000-7000-8000-0000000e15e1";
+    sqlx::query(
+        "INSERT INTO orders (id, account_id, number, kind, status, currency, net_minor, \
+         vat_minor, total_minor, tax_treatment, expires_at, created_at, updated_at, renewal_key) \
+         VALUES ($1, $2, '2099000000001', 'renewal', 'not_paid', 'EUR', 1200, 240, 1440, \
+         'domestic', $3, $4, $4, $5)",
+    )
+    .bind(order_id)
+    .bind(&account)
+    .bind(placed_at + 30 * 86_400_000)
+    .bind(placed_at)
+    .bind(format!("{sid}:{e}"))
+    .execute(&mut c)
+    .await
+    .expect("order");
+    sqlx::query(
+        "INSERT INTO order_lines (order_id, line_no, product_code, product_name, plan_code, \
+         plan_name, period, quantity, unit_price_minor, setup_fee_minor, vat_rate_bp, \
+         net_minor, vat_minor, total_minor, service_id, period_start, period_end) \
+         SELECT $1, 1, product_code, 'Mail', plan_code, 'Mailbox 10 GB', period, 1, 1200, 0, \
+         2000, 1200, 240, 1440, id, $2, $3 FROM services WHERE id = $4",
+    )
+    .bind(order_id)
+    .bind(e.to_string())
+    .bind(next_e.to_string())
+    .bind(&sid)
+    .execute(&mut c)
+    .await
+    .expect("line");
+
+    // The charge day: the order is a minute old, so its job waits; nothing is charged.
+    move_to(s, &op, charge_day).await;
+    let svc = service(s, email, &sid).await;
+    assert_eq!(date(&svc["expires_on"]), e, "not renewed yet: {svc}");
+    let renewals = renewal_orders(s, email, &sid).await;
+    assert_eq!(renewals.len(), 1, "no second order");
+    assert_eq!(renewals[0]["status"], "not_paid");
+    let waiting: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM jobs WHERE unique_key = $1 AND state = 'queued' AND run_at >= $2",
+    )
+    .bind(format!("svc:{sid}:{e}:charge-7"))
+    .bind(placed_at + 5 * 60_000)
+    .fetch_one(&mut c)
+    .await
+    .expect("job")
+    .get(0);
+    assert_eq!(waiting, 1, "the charge job waits out the lease");
+
+    // The next day the lease is long past: the job charges that order, once.
+    move_to(s, &op, charge_day + days(1)).await;
+    let svc = service(s, email, &sid).await;
+    assert_eq!(date(&svc["expires_on"]), next_e, "{svc}");
+    let renewals = renewal_orders(s, email, &sid).await;
+    assert_eq!(renewals.len(), 1, "{renewals:?}");
+    assert_eq!(renewals[0]["id"], order_id);
+    assert_eq!(renewals[0]["status"], "delivered");
+    let paid = renewals[0]["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["state"] == "succeeded")
+        .count();
+    assert_eq!(paid, 1);
+    assert_eq!(
+        mail_days(s, email, "service_renewed").await,
+        vec![charge_day + days(1)]
+    );
 }
