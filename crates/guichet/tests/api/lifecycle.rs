@@ -107,11 +107,16 @@ async fn webhook_kinds(s: &Server, op: &str, subject: &str) -> Vec<String> {
 /// Buy a yearly mailbox; with `source`, a one-off card, else the default method. Returns the
 /// service id and its expiration date.
 async fn buy(s: &Server, t: &str, source: Option<&str>) -> (String, Date) {
+    buy_plan(s, t, "mail-yearly", source).await
+}
+
+/// [`buy`] of another plan.
+async fn buy_plan(s: &Server, t: &str, plan: &str, source: Option<&str>) -> (String, Date) {
     let (st, o) = s
         .post(
             "/api/v1/me/orders",
             Some(t),
-            json!({"lines": [{"plan": "mail-yearly"}]}),
+            json!({"lines": [{"plan": plan}]}),
         )
         .await;
     assert_eq!(st, 201, "{o}");
@@ -523,24 +528,7 @@ async fn renewal_placed_elsewhere_waits_out_its_lease(b: Backend) {
     let email = "elsewhere@example.fr";
     let t = s.customer(&w.smtp, email).await;
     add_card(s, &t, "4242424242424242").await;
-    let (st, o) = s
-        .post(
-            "/api/v1/me/orders",
-            Some(&t),
-            json!({"lines": [{"plan": "mail-monthly"}]}),
-        )
-        .await;
-    assert_eq!(st, 201, "{o}");
-    let (st, o) = s
-        .post(
-            &format!("/api/v1/me/orders/{}/pay", o["id"].as_str().unwrap()),
-            Some(&t),
-            json!({}),
-        )
-        .await;
-    assert_eq!((st, &o["status"]), (200, &json!("delivered")), "{o}");
-    let sid = o["lines"][0]["service_id"].as_str().unwrap().to_owned();
-    let e = date(&service(s, email, &sid).await["expires_on"]);
+    let (sid, e) = buy_plan(s, &t, "mail-monthly", None).await;
     let next_e = e.saturating_add(1.month());
     let charge_day = e - days(7);
     move_to(s, &op, charge_day - days(1)).await;
