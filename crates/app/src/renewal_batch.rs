@@ -23,7 +23,7 @@ use crate::{App, AppError, Result, ids};
 use guichet_domain::lifecycle::RenewalMode;
 use guichet_domain::schedule::Step;
 use guichet_store::accounts::{self as account_store, AccountRow};
-use guichet_store::emails::EmailRow;
+use guichet_store::bulk::Val;
 use guichet_store::orders::{self as order_store, EventRow, LineRow, OrderRow};
 use guichet_store::payments::{self as payment_store, PaymentRow};
 use guichet_store::services::{self as service_store, ServiceRow};
@@ -243,6 +243,40 @@ struct Priced<T> {
     items: Vec<Item<T>>,
     rest: Vec<T>,
     accounts: HashMap<String, AccountRow>,
+    /// The placing transaction's rows, laid out beside the settling of an earlier batch.
+    laid: Option<PlaceRows>,
+}
+
+/// The rows the placing transaction inserts, as their statements' values, one per item in
+/// the items' order (the orders' numbers are filled in inside the transaction).
+struct PlaceRows {
+    orders: Vec<Vec<Val>>,
+    lines: Vec<Vec<Val>>,
+    events: Vec<Vec<Val>>,
+    payments: Vec<Vec<Val>>,
+}
+
+impl PlaceRows {
+    fn of<T>(items: &[Item<T>]) -> Self {
+        Self {
+            orders: items
+                .iter()
+                .map(|i| order_store::order_values(&i.order))
+                .collect(),
+            lines: items
+                .iter()
+                .map(|i| order_store::line_values(&i.line))
+                .collect(),
+            events: items
+                .iter()
+                .map(|i| order_store::event_values(&i.started, 1))
+                .collect(),
+            payments: items
+                .iter()
+                .map(|i| payment_store::values(&i.payment))
+                .collect(),
+        }
+    }
 }
 
 /// Read and price a batch. Never fails: what it cannot take on is left to the one-service
@@ -251,6 +285,7 @@ async fn read_and_price<T: Ticket>(app: &App, batch: Vec<T>) -> Priced<T> {
     let mut back = Vec::new();
     match prepare(app, batch, &mut back).await {
         Ok((items, rest, accounts)) => Priced {
+            laid: Some(PlaceRows::of(&items)),
             items,
             rest,
             accounts,
@@ -262,6 +297,7 @@ async fn read_and_price<T: Ticket>(app: &App, batch: Vec<T>) -> Priced<T> {
                 items: Vec::new(),
                 rest: back,
                 accounts: HashMap::new(),
+                laid: None,
             }
         }
     }
@@ -274,6 +310,7 @@ async fn place_and_charge<T: Ticket>(app: &App, priced: Priced<T>) -> Charged<T>
         mut items,
         mut rest,
         accounts,
+        mut laid,
     } = priced;
     let unpaid = |rest| Charged {
         paid: Vec::new(),
@@ -287,7 +324,8 @@ async fn place_and_charge<T: Ticket>(app: &App, priced: Priced<T>) -> Charged<T>
     // before 0019 already taken fails the whole statement (and the transaction): again.
     let mut placed = Err(AppError::internal("not placed"));
     for _ in 0..3 {
-        placed = place(app, &mut items).await;
+        let rows = laid.take().unwrap_or_else(|| PlaceRows::of(&items));
+        placed = place(app, &mut items, rows).await;
         if placed.is_ok() {
             break;
         }
@@ -534,36 +572,41 @@ async fn price<T: Ticket>(
 
 /// The first transaction: the order numbers, orders, lines, their first events and the
 /// pending payments. An order whose renewal key another batch or node took first is left out
-/// with its rows; returns the ids of the orders placed. The rows are laid out before the
-/// transaction begins (only the numbers are filled in inside), so that SQLite's single writer
-/// is not held meanwhile.
-async fn place<T>(app: &App, items: &mut [Item<T>]) -> Result<HashSet<String>> {
-    let mut orders: Vec<OrderRow> = items.iter().map(|i| i.order.clone()).collect();
-    let mut lines: Vec<LineRow> = items.iter().map(|i| i.line.clone()).collect();
-    let mut events: Vec<(EventRow, i64)> = items.iter().map(|i| (i.started.clone(), 1)).collect();
-    let mut payments: Vec<PaymentRow> = items.iter().map(|i| i.payment.clone()).collect();
+/// with its rows; returns the ids of the orders placed. The rows come laid out as values
+/// (with the batch's reading and pricing, beside an earlier batch's settling; only the
+/// numbers are filled in inside), so that SQLite's single writer is not held meanwhile.
+async fn place<T>(app: &App, items: &mut [Item<T>], rows: PlaceRows) -> Result<HashSet<String>> {
+    let PlaceRows {
+        mut orders,
+        mut lines,
+        mut events,
+        mut payments,
+    } = rows;
     let mut tx = app.db.begin().await?;
-    let numbers = crate::orders::new_numbers_in(tx.conn(), app.now_ms(), orders.len()).await?;
+    let numbers = crate::orders::new_numbers_in(tx.conn(), app.now_ms(), items.len()).await?;
     for (o, number) in orders.iter_mut().zip(&numbers) {
-        o.number.clone_from(number);
+        o[order_store::NUMBER_AT] = Val::Text(number.clone());
     }
-    let n = order_store::insert_renewals(tx.conn(), &orders).await?;
-    let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
-    let placed: HashSet<String> = if n == orders.len() as u64 {
-        ids.into_iter().collect()
+    let n = order_store::insert_renewal_values(tx.conn(), orders).await?;
+    let placed: HashSet<String> = if n == items.len() as u64 {
+        items.iter().map(|i| i.order.id.clone()).collect()
     } else {
+        let ids: Vec<String> = items.iter().map(|i| i.order.id.clone()).collect();
         let placed: HashSet<String> = order_store::existing_ids(tx.conn(), &ids)
             .await?
             .into_iter()
             .collect();
-        lines.retain(|l| placed.contains(&l.order_id));
-        events.retain(|e| placed.contains(&e.0.order_id));
-        payments.retain(|p| placed.contains(&p.order_id));
+        // The rows follow the items' order: keep those of the orders placed here.
+        let keep: Vec<bool> = items.iter().map(|i| placed.contains(&i.order.id)).collect();
+        for rows in [&mut lines, &mut events, &mut payments] {
+            let mut k = keep.iter();
+            rows.retain(|_| k.next().copied().unwrap_or(false));
+        }
         placed
     };
-    order_store::insert_lines(tx.conn(), &lines).await?;
-    order_store::insert_events(tx.conn(), &events).await?;
-    payment_store::insert_many(tx.conn(), &payments).await?;
+    order_store::insert_line_values(tx.conn(), lines).await?;
+    order_store::insert_event_values(tx.conn(), events).await?;
+    payment_store::insert_values(tx.conn(), payments).await?;
     tx.commit().await?;
     for (i, number) in items.iter_mut().zip(numbers) {
         i.order.number = number;
@@ -607,10 +650,12 @@ struct Settlement {
     /// numbered in it); if not (the year turned), the settling transaction builds them again.
     same_year: bool,
     first: i64,
-    invoices: Vec<guichet_store::invoices::InvoiceRow>,
-    mails: Vec<EmailRow>,
-    hooks: Vec<webhooks::EventRow>,
-    events: Vec<(EventRow, i64)>,
+    /// The rows to insert, already as their statements' values (laid out off the writer's
+    /// path, moved into the statements inside it).
+    invoices: Vec<Vec<Val>>,
+    mails: Vec<Vec<Val>>,
+    hooks: Vec<Vec<Val>>,
+    events: Vec<Vec<Val>>,
     extensions: Vec<service_store::Extension>,
 }
 
@@ -647,18 +692,26 @@ fn settlement<T>(
             0,
             first + k as i64,
         )?;
-        out.invoices.push(inv);
-        out.events
-            .push((crate::payments::received_event(app, &i.payment, lang), 1));
+        out.invoices.push(invoice_store::values(&inv));
+        out.events.push(order_store::event_values(
+            &crate::payments::received_event(app, &i.payment, lang),
+            1,
+        ));
         out.mails
-            .push(crate::mail::outbox::build(app, &to, &inv_mail));
+            .push(guichet_store::emails::values(&crate::mail::outbox::build(
+                app, &to, &inv_mail,
+            )));
         let r = renewals::renewal_of(app, &i.order, &i.line, &i.service)?.ok_or_else(changed)?;
         out.mails
-            .push(crate::mail::outbox::build(app, &to, &r.mail));
-        out.hooks.extend(r.webhooks);
+            .push(guichet_store::emails::values(&crate::mail::outbox::build(
+                app, &to, &r.mail,
+            )));
+        out.hooks.extend(r.webhooks.iter().map(webhooks::values));
         out.extensions.push(r.extension);
-        out.events
-            .push((renewals::delivered_event(app, &i.order.id, lang), 2));
+        out.events.push(order_store::event_values(
+            &renewals::delivered_event(app, &i.order.id, lang),
+            2,
+        ));
     }
     out.same_year = before == Some(year) && year_now() == Some(year);
     Ok(out)
@@ -718,13 +771,13 @@ async fn settle<T: Ticket>(
         extensions,
         ..
     } = rows;
-    invoice_store::insert_many(c, &invoices).await?;
-    order_store::insert_events(c, &events).await?;
+    invoice_store::insert_values(c, invoices).await?;
+    order_store::insert_event_values(c, events).await?;
     if service_store::extend_many(c, &extensions, &today.to_string(), now).await? != n {
         return Err(changed());
     }
-    guichet_store::emails::insert_many(c, &mails).await?;
-    webhooks::insert_many(c, &hooks).await?;
+    guichet_store::emails::insert_values(c, mails).await?;
+    webhooks::insert_values(c, hooks).await?;
     if !job_ids.is_empty()
         && jobs::finish_many(c, &job_ids, crate::queue::worker_id(), now).await?
             != job_ids.len() as u64

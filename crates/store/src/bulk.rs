@@ -237,12 +237,7 @@ pub async fn insert(
         // An insert's placeholders are numbered in the order they appear: no reordering.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(t.sql.clone()));
         for v in chunk.into_iter().flatten() {
-            q = match v {
-                Val::Text(s) => q.bind(s),
-                Val::OptText(s) => q.bind(s),
-                Val::Int(i) => q.bind(i),
-                Val::OptInt(i) => q.bind(i),
-            };
+            q = bind_owned(q, v);
         }
         n += q.execute(&mut *c).await?.rows_affected();
     }
@@ -252,19 +247,21 @@ pub async fn insert(
 /// Run `sql` once per chunk of `rows`, where `{values}` in `sql` stands for the chunk's
 /// `VALUES` list and `$1 … $fixed.len()` are `fixed` (for example
 /// `UPDATE t SET … FROM (VALUES {values}) AS v WHERE t.id = v.column1`). Returns the rows
-/// affected.
+/// affected. The rows' values are moved into the statements, not copied.
 pub async fn with_values(
     c: &mut AnyConnection,
     sql: &str,
     fixed: &[Val],
-    rows: &[Vec<Val>],
+    rows: Vec<Vec<Val>>,
 ) -> Result<u64> {
     let Some(width) = rows.first().map(Vec::len) else {
         return Ok(0);
     };
     let per = ((MAX_PARAMS - fixed.len()) / width.max(1)).clamp(1, MAX_ROWS);
     let mut n = 0;
-    for chunk in rows.chunks(per) {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Val>> = rows.by_ref().take(per).collect();
         let t = text(
             c,
             format_args!(
@@ -277,10 +274,71 @@ pub async fn with_values(
                 sql.replace("{values}", &list)
             },
         );
-        let vals = fixed.iter().chain(chunk.iter().flatten()).collect();
-        n += exec(c, &t, vals).await?;
+        n += exec_moving(c, &t, fixed, chunk.into_iter().flatten().collect()).await?;
     }
     Ok(n)
+}
+
+/// Like [`exec`] for `fixed` values then `moved` ones: each of `moved` is moved into the
+/// statement when its placeholder is used once (as in a `VALUES` list), else copied.
+async fn exec_moving(
+    c: &mut AnyConnection,
+    t: &Text,
+    fixed: &[Val],
+    moved: Vec<Val>,
+) -> Result<u64> {
+    let once = match &t.order {
+        None => true,
+        Some(order) => {
+            let mut seen = vec![false; moved.len()];
+            order.iter().all(|&k| match k.checked_sub(fixed.len() + 1) {
+                Some(i) if i < seen.len() => !std::mem::replace(&mut seen[i], true),
+                _ => true,
+            })
+        }
+    };
+    if !once {
+        let vals = fixed.iter().chain(moved.iter()).collect();
+        return exec(c, t, vals).await;
+    }
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(t.sql.clone()));
+    match &t.order {
+        None => {
+            for v in fixed {
+                q = bind_plain(q, v);
+            }
+            for v in moved {
+                q = bind_owned(q, v);
+            }
+        }
+        Some(order) => {
+            let mut moved: Vec<Option<Val>> = moved.into_iter().map(Some).collect();
+            // A placeholder past the values binds NULL, as with numbered parameters.
+            for &k in order {
+                q = match k.checked_sub(1) {
+                    Some(i) if i < fixed.len() => bind_plain(q, &fixed[i]),
+                    Some(i) => match moved.get_mut(i - fixed.len()).and_then(Option::take) {
+                        Some(v) => bind_owned(q, v),
+                        None => bind_owned(q, Val::OptInt(None)),
+                    },
+                    None => bind_owned(q, Val::OptInt(None)),
+                };
+            }
+        }
+    }
+    Ok(q.execute(&mut *c).await?.rows_affected())
+}
+
+fn bind_owned<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    v: Val,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    match v {
+        Val::Text(s) => q.bind(s),
+        Val::OptText(s) => q.bind(s),
+        Val::Int(i) => q.bind(i),
+        Val::OptInt(i) => q.bind(i),
+    }
 }
 
 /// `$k` → `$(k + by)` in a placeholder list.

@@ -2,6 +2,7 @@
 //! both: on SQLite writers are serialised in-process and take the write lock at BEGIN
 //! (`BEGIN IMMEDIATE`), so no transaction fails half-way with SQLITE_BUSY.
 
+use crate::checkpoint::Checkpointer;
 use crate::{Result, StoreError};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
@@ -69,12 +70,14 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     writer: Option<Arc<Mutex<()>>>,
+    checkpoint: Option<Checkpointer>,
 }
 
 /// A write transaction. Dropped without `commit`, it rolls back.
 pub struct Tx {
     tx: Transaction<'static, Any>,
     _writer: Option<OwnedMutexGuard<()>>,
+    checkpoint: Option<Checkpointer>,
 }
 
 impl Tx {
@@ -83,7 +86,11 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<()> {
-        self.tx.commit().await.map_err(StoreError::from)
+        self.tx.commit().await.map_err(StoreError::from)?;
+        if let Some(c) = &self.checkpoint {
+            c.committed();
+        }
+        Ok(())
     }
 }
 
@@ -169,11 +176,29 @@ impl Db {
             });
         }
         let pool = pool.connect_with(connect).await?;
+        let checkpoint = match backend {
+            Backend::Sqlite => {
+                let file: Option<String> =
+                    sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                        .fetch_optional(&pool)
+                        .await?;
+                Checkpointer::start(pool.clone(), file.as_deref().unwrap_or_default())
+            }
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             backend,
             writer: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            checkpoint,
         })
+    }
+
+    /// SQLite: pages written to the write-ahead log and not yet copied back into the
+    /// database file (a background task copies them past a threshold; see `checkpoint`).
+    /// `None` on PostgreSQL, for an in-memory database, or before the log exists.
+    pub fn wal_backlog(&self) -> Option<u32> {
+        self.checkpoint.as_ref().and_then(Checkpointer::backlog)
     }
 
     pub fn backend(&self) -> Backend {
@@ -198,11 +223,13 @@ impl Db {
                 Ok(Tx {
                     tx,
                     _writer: Some(guard),
+                    checkpoint: self.checkpoint.clone(),
                 })
             }
             None => Ok(Tx {
                 tx: self.pool.begin().await?,
                 _writer: None,
+                checkpoint: None,
             }),
         }
     }

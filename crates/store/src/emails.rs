@@ -45,28 +45,32 @@ pub async fn insert(c: &mut AnyConnection, e: &EmailRow) -> Result<()> {
 }
 
 pub async fn insert_many(c: &mut AnyConnection, mails: &[EmailRow]) -> Result<()> {
-    let rows: Vec<Vec<Val>> = mails
-        .iter()
-        .map(|e| {
-            vec![
-                (&e.id).into(),
-                (&e.account_id).into(),
-                (&e.to_addr).into(),
-                (&e.kind).into(),
-                (&e.language).into(),
-                (&e.subject).into(),
-                (&e.body_text).into(),
-                (&e.body_html).into(),
-                (&e.data).into(),
-                (&e.reference).into(),
-                (&e.message_id).into(),
-                (&e.status).into(),
-                0i64.into(),
-                e.next_attempt_at.into(),
-                e.created_at.into(),
-            ]
-        })
-        .collect();
+    insert_values(c, mails.iter().map(values).collect()).await
+}
+
+/// A mail's values in the column order of its insert.
+pub fn values(e: &EmailRow) -> Vec<Val> {
+    vec![
+        (&e.id).into(),
+        (&e.account_id).into(),
+        (&e.to_addr).into(),
+        (&e.kind).into(),
+        (&e.language).into(),
+        (&e.subject).into(),
+        (&e.body_text).into(),
+        (&e.body_html).into(),
+        (&e.data).into(),
+        (&e.reference).into(),
+        (&e.message_id).into(),
+        (&e.status).into(),
+        0i64.into(),
+        e.next_attempt_at.into(),
+        e.created_at.into(),
+    ]
+}
+
+/// [`insert_many`] of rows laid out ahead by [`values`].
+pub async fn insert_values(c: &mut AnyConnection, rows: Vec<Vec<Val>>) -> Result<()> {
     bulk::insert(
         c,
         "emails",

@@ -84,31 +84,35 @@ pub async fn insert(c: &mut AnyConnection, r: &InvoiceRow) -> Result<()> {
 }
 
 pub async fn insert_many(c: &mut AnyConnection, invoices: &[InvoiceRow]) -> Result<()> {
-    let rows: Vec<Vec<Val>> = invoices
-        .iter()
-        .map(|r| {
-            vec![
-                (&r.id).into(),
-                (&r.account_id).into(),
-                (&r.kind).into(),
-                (&r.number).into(),
-                (&r.series).into(),
-                r.year.into(),
-                r.seq.into(),
-                (&r.order_id).into(),
-                (&r.credited_invoice_id).into(),
-                r.issued_at.into(),
-                (&r.issue_date).into(),
-                (&r.currency).into(),
-                r.net_minor.into(),
-                r.vat_minor.into(),
-                r.total_minor.into(),
-                (&r.tax_treatment).into(),
-                (&r.document).into(),
-                r.created_at.into(),
-            ]
-        })
-        .collect();
+    insert_values(c, invoices.iter().map(values).collect()).await
+}
+
+/// An invoice's values in the column order of its insert.
+pub fn values(r: &InvoiceRow) -> Vec<Val> {
+    vec![
+        (&r.id).into(),
+        (&r.account_id).into(),
+        (&r.kind).into(),
+        (&r.number).into(),
+        (&r.series).into(),
+        r.year.into(),
+        r.seq.into(),
+        (&r.order_id).into(),
+        (&r.credited_invoice_id).into(),
+        r.issued_at.into(),
+        (&r.issue_date).into(),
+        (&r.currency).into(),
+        r.net_minor.into(),
+        r.vat_minor.into(),
+        r.total_minor.into(),
+        (&r.tax_treatment).into(),
+        (&r.document).into(),
+        r.created_at.into(),
+    ]
+}
+
+/// [`insert_many`] of rows laid out ahead by [`values`].
+pub async fn insert_values(c: &mut AnyConnection, rows: Vec<Vec<Val>>) -> Result<()> {
     bulk::insert(c, "invoices", INSERT_COLUMNS, rows, "").await?;
     Ok(())
 }

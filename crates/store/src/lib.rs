@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod action_tokens;
 pub mod bulk;
 pub mod catalog;
+mod checkpoint;
 pub mod copy;
 pub mod credit;
 mod db;

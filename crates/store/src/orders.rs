@@ -94,7 +94,8 @@ const INSERT_COLUMNS: &str = "id, account_id, number, kind, status, currency, ne
      delivery_error, expires_at, paid_at, delivered_at, cancelled_at, cancel_reason, \
      created_at, updated_at, renewal_key";
 
-fn order_values(o: &OrderRow) -> Vec<Val> {
+/// An order's values in the column order of its insert; the number is at [`NUMBER_AT`].
+pub fn order_values(o: &OrderRow) -> Vec<Val> {
     vec![
         (&o.id).into(),
         (&o.account_id).into(),
@@ -150,7 +151,14 @@ pub async fn insert_many(c: &mut AnyConnection, orders: &[OrderRow]) -> Result<(
 /// Insert renewal orders, leaving out any whose `renewal_key` is taken already (another
 /// batch or node placed that renewal first); returns how many were inserted.
 pub async fn insert_renewals(c: &mut AnyConnection, orders: &[OrderRow]) -> Result<u64> {
-    let rows: Vec<Vec<Val>> = orders.iter().map(order_values).collect();
+    insert_renewal_values(c, orders.iter().map(order_values).collect()).await
+}
+
+/// Where an order's number sits among [`order_values`].
+pub const NUMBER_AT: usize = 2;
+
+/// [`insert_renewals`] of rows laid out ahead by [`order_values`].
+pub async fn insert_renewal_values(c: &mut AnyConnection, rows: Vec<Vec<Val>>) -> Result<u64> {
     bulk::insert(
         c,
         "orders",
@@ -168,7 +176,8 @@ pub async fn existing_ids(c: &mut AnyConnection, ids: &[String]) -> Result<Vec<S
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
-fn line_values(l: &LineRow) -> Vec<Val> {
+/// An order line's values in the column order of its insert.
+pub fn line_values(l: &LineRow) -> Vec<Val> {
     vec![
         (&l.order_id).into(),
         l.line_no.into(),
@@ -196,7 +205,11 @@ pub async fn insert_line(c: &mut AnyConnection, l: &LineRow) -> Result<()> {
 }
 
 pub async fn insert_lines(c: &mut AnyConnection, lines: &[LineRow]) -> Result<()> {
-    let rows: Vec<Vec<Val>> = lines.iter().map(line_values).collect();
+    insert_line_values(c, lines.iter().map(line_values).collect()).await
+}
+
+/// [`insert_lines`] of rows laid out ahead by [`line_values`].
+pub async fn insert_line_values(c: &mut AnyConnection, rows: Vec<Vec<Val>>) -> Result<()> {
     bulk::insert(c, "order_lines", LINE_COLUMNS, rows, "").await?;
     Ok(())
 }
@@ -209,22 +222,27 @@ pub async fn insert_event(c: &mut AnyConnection, e: &EventRow) -> Result<()> {
 /// its offset (1 for the first event of an order in this call, 2 for the second…), as the
 /// statement sees the timeline before it runs.
 pub async fn insert_events(c: &mut AnyConnection, events: &[(EventRow, i64)]) -> Result<()> {
-    let rows: Vec<Vec<Val>> = events
-        .iter()
-        .map(|(e, offset)| {
-            vec![
-                (&e.id).into(),
-                (&e.order_id).into(),
-                (*offset).into(),
-                e.at.into(),
-                (&e.label).into(),
-                (&e.message).into(),
-                (&e.actor).into(),
-                (&e.action_required).into(),
-                e.action_due_at.into(),
-            ]
-        })
-        .collect();
+    let rows = events.iter().map(|(e, k)| event_values(e, *k)).collect();
+    insert_event_values(c, rows).await
+}
+
+/// An event's values for [`insert_event_values`], `offset` as in [`insert_events`].
+pub fn event_values(e: &EventRow, offset: i64) -> Vec<Val> {
+    vec![
+        (&e.id).into(),
+        (&e.order_id).into(),
+        offset.into(),
+        e.at.into(),
+        (&e.label).into(),
+        (&e.message).into(),
+        (&e.actor).into(),
+        (&e.action_required).into(),
+        e.action_due_at.into(),
+    ]
+}
+
+/// [`insert_events`] of rows laid out ahead by [`event_values`].
+pub async fn insert_event_values(c: &mut AnyConnection, rows: Vec<Vec<Val>>) -> Result<()> {
     bulk::with_values(
         c,
         "INSERT INTO order_events (id, order_id, seq, at, label, message, actor, \
@@ -233,7 +251,7 @@ pub async fn insert_events(c: &mut AnyConnection, events: &[(EventRow, i64)]) ->
          + v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, v.column9 \
          FROM (VALUES {values}) AS v",
         &[],
-        &rows,
+        rows,
     )
     .await?;
     Ok(())

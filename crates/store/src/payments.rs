@@ -42,29 +42,33 @@ pub async fn insert(c: &mut AnyConnection, p: &PaymentRow) -> Result<()> {
 }
 
 pub async fn insert_many(c: &mut AnyConnection, payments: &[PaymentRow]) -> Result<()> {
-    let rows: Vec<Vec<Val>> = payments
-        .iter()
-        .map(|p| {
-            vec![
-                (&p.id).into(),
-                (&p.account_id).into(),
-                (&p.order_id).into(),
-                p.amount_minor.into(),
-                (&p.currency).into(),
-                (&p.state).into(),
-                (&p.gateway).into(),
-                (&p.idempotency_key).into(),
-                (&p.source).into(),
-                (&p.method_label).into(),
-                (&p.gateway_ref).into(),
-                (&p.failure_code).into(),
-                p.created_at.into(),
-                p.updated_at.into(),
-                p.settled_at.into(),
-                (&p.payment_method_id).into(),
-            ]
-        })
-        .collect();
+    insert_values(c, payments.iter().map(values).collect()).await
+}
+
+/// A payment's values in the column order of its insert.
+pub fn values(p: &PaymentRow) -> Vec<Val> {
+    vec![
+        (&p.id).into(),
+        (&p.account_id).into(),
+        (&p.order_id).into(),
+        p.amount_minor.into(),
+        (&p.currency).into(),
+        (&p.state).into(),
+        (&p.gateway).into(),
+        (&p.idempotency_key).into(),
+        (&p.source).into(),
+        (&p.method_label).into(),
+        (&p.gateway_ref).into(),
+        (&p.failure_code).into(),
+        p.created_at.into(),
+        p.updated_at.into(),
+        p.settled_at.into(),
+        (&p.payment_method_id).into(),
+    ]
+}
+
+/// [`insert_many`] of rows laid out ahead by [`values`].
+pub async fn insert_values(c: &mut AnyConnection, rows: Vec<Vec<Val>>) -> Result<()> {
     bulk::insert(c, "payments", INSERT_COLUMNS, rows, "").await?;
     Ok(())
 }
@@ -86,7 +90,7 @@ pub async fn succeed_many(
          updated_at = $1, settled_at = $1 FROM (VALUES {values}) AS v \
          WHERE payments.id = v.column1 AND payments.state IN ('pending', 'unknown')",
         &[now.into()],
-        &rows,
+        rows,
     )
     .await
 }

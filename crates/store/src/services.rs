@@ -262,7 +262,7 @@ pub async fn set_next_steps(c: &mut AnyConnection, steps: &[NextStep]) -> Result
          WHERE services.id = v.column1 AND services.expires_on = v.column2 \
          AND services.next_step_on = v.column3",
         &[],
-        &rows,
+        rows,
     )
     .await
 }
@@ -336,7 +336,7 @@ pub async fn extend_many(
          updated_at = $2 FROM (VALUES {values}) AS v WHERE services.id = v.column1 \
          AND services.expires_on = v.column2 AND services.state <> 'deleted'",
         &[today.into(), now.into()],
-        &rows,
+        rows,
     )
     .await
 }

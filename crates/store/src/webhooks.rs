@@ -44,21 +44,25 @@ pub async fn insert(c: &mut AnyConnection, e: &EventRow) -> Result<()> {
 }
 
 pub async fn insert_many(c: &mut AnyConnection, events: &[EventRow]) -> Result<()> {
-    let rows: Vec<Vec<Val>> = events
-        .iter()
-        .map(|e| {
-            vec![
-                (&e.id).into(),
-                (&e.kind).into(),
-                (&e.subject_id).into(),
-                (&e.payload).into(),
-                (&e.status).into(),
-                0i64.into(),
-                e.next_attempt_at.into(),
-                e.created_at.into(),
-            ]
-        })
-        .collect();
+    insert_values(c, events.iter().map(values).collect()).await
+}
+
+/// An event's values in the column order of its insert.
+pub fn values(e: &EventRow) -> Vec<Val> {
+    vec![
+        (&e.id).into(),
+        (&e.kind).into(),
+        (&e.subject_id).into(),
+        (&e.payload).into(),
+        (&e.status).into(),
+        0i64.into(),
+        e.next_attempt_at.into(),
+        e.created_at.into(),
+    ]
+}
+
+/// [`insert_many`] of rows laid out ahead by [`values`].
+pub async fn insert_values(c: &mut AnyConnection, rows: Vec<Vec<Val>>) -> Result<()> {
     bulk::insert(
         c,
         "webhook_events",
