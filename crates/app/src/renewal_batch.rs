@@ -93,17 +93,21 @@ struct Charged<T> {
     accounts: HashMap<String, AccountRow>,
 }
 
-/// Batches run in three overlapping stages, so that SQLite's single writer (the billing run's
+/// Batches run in overlapping stages, so that SQLite's single writer (the billing run's
 /// bottleneck) is kept busy: while the database settles one batch (its second transaction),
-/// this process lays out the settling rows of the batch charged after it, and reads and
-/// prices the batch after that on another task; then that batch is placed and charged. Each
-/// transaction is the one a batch always writes, so a crash leaves what it always left, only
-/// for up to two batches at once.
+/// this process lays out the settling rows of the batch charged after it; then the batch
+/// read and priced before is placed and charged. Each batch is read and priced on a task of
+/// its own from the moment it is pushed until the next push places it, so its reading
+/// overlaps a whole round of writes (a settling, a placing and a charging) rather than the
+/// settling alone. Each transaction is the one a batch always writes, so a crash leaves what
+/// it always left, only for up to two batches at once (a third is only read).
 pub(crate) struct Pipeline<T> {
     /// The batch charged last, its settling rows not laid out yet.
     charged: Option<Charged<T>>,
     /// The batch charged before it, laid out, waiting for its settling transaction.
     ready: Option<Ready<T>>,
+    /// The batch pushed last, being read and priced.
+    reading: Option<tokio::task::JoinHandle<Priced<T>>>,
 }
 
 /// A charged batch and its settling rows, laid out (or why they could not be).
@@ -121,6 +125,7 @@ impl<T: Ticket> Pipeline<T> {
         Self {
             charged: None,
             ready: None,
+            reading: None,
         }
     }
 
@@ -135,6 +140,7 @@ impl<T: Ticket> Pipeline<T> {
             let app = app.clone();
             async move { read_and_price(&app, batch).await }
         });
+        let earlier = self.reading.replace(read);
         let settled = match self.ready.take() {
             Some(r) => settle_ready(app, r).await,
             None => BatchOutcome::default(),
@@ -142,26 +148,39 @@ impl<T: Ticket> Pipeline<T> {
         if let Some(lay) = lay {
             self.ready = Some(joined(lay.await)?);
         }
-        let prepared = joined(read.await)?;
-        self.charged = Some(place_and_charge(app, prepared).await);
+        if let Some(earlier) = earlier {
+            let prepared = joined(earlier.await)?;
+            self.charged = Some(place_and_charge(app, prepared).await);
+        }
         Ok(settled)
     }
 
     /// Settle every batch in the pipeline, in order; returns what they did.
     pub async fn flush(&mut self, app: &App) -> BatchOutcome<T> {
-        let mut out = match self.ready.take() {
-            Some(r) => settle_ready(app, r).await,
-            None => BatchOutcome::default(),
-        };
-        if let Some(c) = self.charged.take() {
-            let ready = match self.next_numbers(app).await {
-                Ok(numbers) => lay_out(app, c, numbers),
-                Err(e) => Ready {
-                    charged: c,
-                    rows: Err(e),
-                },
+        let mut out = BatchOutcome::default();
+        loop {
+            let more = if let Some(r) = self.ready.take() {
+                settle_ready(app, r).await
+            } else if let Some(c) = self.charged.take() {
+                self.ready = Some(match self.next_numbers(app).await {
+                    Ok(numbers) => lay_out(app, c, numbers),
+                    Err(e) => Ready {
+                        charged: c,
+                        rows: Err(e),
+                    },
+                });
+                continue;
+            } else if let Some(r) = self.reading.take() {
+                match joined(r.await) {
+                    Ok(prepared) => self.charged = Some(place_and_charge(app, prepared).await),
+                    // Its tickets went with the task: left to the jobs' leases or the next
+                    // planner pass, as after a crash.
+                    Err(e) => tracing::error!(error = %e.message, "renewal batch lost"),
+                }
+                continue;
+            } else {
+                break;
             };
-            let more = settle_ready(app, ready).await;
             out.done += more.done;
             out.rest.extend(more.rest);
         }
