@@ -18,9 +18,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Frames waiting to be copied past which a checkpoint runs: 16 MiB of 16 KiB pages. Small
-/// enough that each checkpoint's syncs are short, large enough that a busy API server (a few
-/// pages per commit) checkpoints seldom.
+/// Frames waiting to be copied past which a checkpoint runs: 16 MiB with the 16 KiB pages of
+/// a database Guichet created (4 MiB for an older one with 4 KiB pages). Small enough that
+/// each checkpoint's syncs are short, large enough that a busy API server (a few pages per
+/// commit) checkpoints seldom.
 const BACKLOG_FRAMES: u32 = 1024;
 
 /// Wakes the checkpointing task; cheap to clone, held by the database handle and each SQLite
