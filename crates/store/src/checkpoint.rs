@@ -79,11 +79,30 @@ impl Checkpointer {
 /// byte 96 (the checkpoint information after the header's two 48-byte copies). Read without
 /// SQLite's locks, so possibly a moment stale, which is all a threshold needs.
 fn backlog(shm: &std::path::Path) -> Option<u32> {
-    let file = std::fs::File::open(shm).ok()?;
     let mut head = [0u8; 100];
-    file.read_exact_at(&mut head, 0).ok()?;
+    kept_open(shm)?.read_exact_at(&mut head, 0).ok()?;
     let word = |at: usize| u32::from_ne_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
     Some(word(16).saturating_sub(word(96)))
+}
+
+/// The `-shm` file at `path`, opened once for the life of the process and never closed.
+/// Closing any descriptor of a file releases every POSIX lock the process holds on it,
+/// SQLite's included: a closed read of the `-shm` file dropped the lock by which SQLite's
+/// connections say they are using it, so another process opening the database took itself
+/// for the first user, rebuilt the file, and this process's connections, which map it, died
+/// of SIGBUS. One descriptor per database file is kept (and shared by every handle on it).
+fn kept_open(path: &std::path::Path) -> Option<&'static std::fs::File> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static OPEN: OnceLock<Mutex<HashMap<PathBuf, &'static std::fs::File>>> = OnceLock::new();
+    let mut open = OPEN.get_or_init(Default::default).lock().ok()?;
+    if let Some(file) = open.get(path) {
+        return Some(file);
+    }
+    // Not there yet (no connection has opened the log): tried again on the next look.
+    let file: &'static std::fs::File = Box::leak(Box::new(std::fs::File::open(path).ok()?));
+    open.insert(path.to_owned(), file);
+    Some(file)
 }
 
 #[cfg(test)]
