@@ -91,12 +91,20 @@ fn backlog(shm: &std::path::Path) -> Option<u32> {
 /// connections say they are using it, so another process opening the database took itself
 /// for the first user, rebuilt the file, and this process's connections, which map it, died
 /// of SIGBUS. One descriptor per database file is kept (and shared by every handle on it).
+/// When the last connection to a database closes, SQLite deletes the file, and the next one
+/// makes a new one: a kept descriptor whose file is no longer at `path` (compared by device
+/// and inode, through `stat`, which opens nothing) is replaced, and left open too.
 fn kept_open(path: &std::path::Path) -> Option<&'static std::fs::File> {
     use std::collections::HashMap;
+    use std::os::unix::fs::MetadataExt;
     use std::sync::{Mutex, OnceLock};
     static OPEN: OnceLock<Mutex<HashMap<PathBuf, &'static std::fs::File>>> = OnceLock::new();
     let mut open = OPEN.get_or_init(Default::default).lock().ok()?;
-    if let Some(file) = open.get(path) {
+    let at = std::fs::metadata(path).ok()?;
+    if let Some(file) = open.get(path)
+        && let Ok(kept) = file.metadata()
+        && (kept.dev(), kept.ino()) == (at.dev(), at.ino())
+    {
         return Some(file);
     }
     // Not there yet (no connection has opened the log): tried again on the next look.
@@ -122,6 +130,12 @@ mod tests {
         head[96..100].copy_from_slice(&5000u32.to_ne_bytes());
         std::fs::write(&shm, &head).unwrap();
         assert_eq!(backlog(&shm), Some(0));
+        // Deleted and made again (SQLite's last connection closed, a new one opened): the new
+        // file is read, not the one kept open.
+        std::fs::remove_file(&shm).unwrap();
+        head[16..20].copy_from_slice(&7000u32.to_ne_bytes());
+        std::fs::write(&shm, &head).unwrap();
+        assert_eq!(backlog(&shm), Some(2000));
         assert_eq!(backlog(&dir.join("missing-shm")), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
