@@ -148,16 +148,12 @@ pub async fn insert_many(c: &mut AnyConnection, orders: &[OrderRow]) -> Result<(
     Ok(())
 }
 
-/// Insert renewal orders, leaving out any whose `renewal_key` is taken already (another
-/// batch or node placed that renewal first); returns how many were inserted.
-pub async fn insert_renewals(c: &mut AnyConnection, orders: &[OrderRow]) -> Result<u64> {
-    insert_renewal_values(c, orders.iter().map(order_values).collect()).await
-}
-
 /// Where an order's number sits among [`order_values`].
 pub const NUMBER_AT: usize = 2;
 
-/// [`insert_renewals`] of rows laid out ahead by [`order_values`].
+/// Insert renewal orders (rows laid out ahead by [`order_values`]), leaving out any whose
+/// `renewal_key` is taken already (another batch or node placed that renewal first);
+/// returns how many were inserted.
 pub async fn insert_renewal_values(c: &mut AnyConnection, rows: Vec<Vec<Val>>) -> Result<u64> {
     bulk::insert(
         c,
