@@ -141,17 +141,35 @@ impl<T: Ticket> Pipeline<T> {
             async move { read_and_price(&app, batch).await }
         });
         let earlier = self.reading.replace(read);
+        // Durations only (how long each stage held or waited for the writer), for the
+        // debug log: never the clock's time.
+        let t = std::time::Instant::now();
         let settled = match self.ready.take() {
             Some(r) => settle_ready(app, r).await,
             None => BatchOutcome::default(),
         };
+        let settling = t.elapsed();
         if let Some(lay) = lay {
             self.ready = Some(joined(lay.await)?);
         }
+        let laying = t.elapsed() - settling;
+        let mut reading = std::time::Duration::ZERO;
+        let mut placing = std::time::Duration::ZERO;
         if let Some(earlier) = earlier {
+            let r = std::time::Instant::now();
             let prepared = joined(earlier.await)?;
+            reading = r.elapsed();
             self.charged = Some(place_and_charge(app, prepared).await);
+            placing = r.elapsed() - reading;
         }
+        tracing::debug!(
+            settled = settled.done,
+            settle_ms = settling.as_secs_f64() * 1e3,
+            lay_wait_ms = laying.as_secs_f64() * 1e3,
+            read_wait_ms = reading.as_secs_f64() * 1e3,
+            place_charge_ms = placing.as_secs_f64() * 1e3,
+            "renewal batch stages"
+        );
         Ok(settled)
     }
 
@@ -601,7 +619,9 @@ async fn place<T>(app: &App, items: &mut [Item<T>], rows: PlaceRows) -> Result<H
         mut events,
         mut payments,
     } = rows;
+    let t = std::time::Instant::now();
     let mut tx = app.db.begin().await?;
+    let begun = t.elapsed();
     let numbers = crate::orders::new_numbers_in(tx.conn(), app.now_ms(), items.len()).await?;
     for (o, number) in orders.iter_mut().zip(&numbers) {
         o[order_store::NUMBER_AT] = Val::Text(number.clone());
@@ -626,7 +646,14 @@ async fn place<T>(app: &App, items: &mut [Item<T>], rows: PlaceRows) -> Result<H
     order_store::insert_line_values(tx.conn(), lines).await?;
     order_store::insert_event_values(tx.conn(), events).await?;
     payment_store::insert_values(tx.conn(), payments).await?;
+    let written = t.elapsed();
     tx.commit().await?;
+    tracing::debug!(
+        begin_ms = begun.as_secs_f64() * 1e3,
+        statements_ms = (written - begun).as_secs_f64() * 1e3,
+        commit_ms = (t.elapsed() - written).as_secs_f64() * 1e3,
+        "renewal batch placed"
+    );
     for (i, number) in items.iter_mut().zip(numbers) {
         i.order.number = number;
     }
@@ -757,7 +784,9 @@ async fn settle<T: Ticket>(
         .collect();
     let year = i64::from(today.year());
 
+    let t = std::time::Instant::now();
     let mut tx = app.db.begin().await?;
+    let begun = t.elapsed();
     let c = tx.conn();
     // Orders first, as every payment path locks them.
     if order_store::transition_many(c, &order_ids, "not_paid", "delivered", now).await? != n {
@@ -803,6 +832,13 @@ async fn settle<T: Ticket>(
     {
         return Err(changed());
     }
+    let written = t.elapsed();
     tx.commit().await?;
+    tracing::debug!(
+        begin_ms = begun.as_secs_f64() * 1e3,
+        statements_ms = (written - begun).as_secs_f64() * 1e3,
+        commit_ms = (t.elapsed() - written).as_secs_f64() * 1e3,
+        "renewal batch settled"
+    );
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! the same text with one row, so a table has one column list, whichever path writes it.
 
 use crate::Result;
+use crate::sqlite_rows::{self, Handed};
 use sqlx::AnyConnection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -142,6 +143,18 @@ fn is_sqlite(c: &AnyConnection) -> bool {
     c.backend_name().eq_ignore_ascii_case("sqlite")
 }
 
+/// Whether rows of `width` values are read by the statement through `guichet_rows(ticket)`
+/// (SQLite, with the function registered: see [`sqlite_rows`]) rather than bound as
+/// parameters.
+fn on_sqlite(c: &AnyConnection, width: usize) -> bool {
+    is_sqlite(c) && width <= sqlite_rows::COLUMNS && sqlite_rows::registered()
+}
+
+/// `keys` as one-value rows for `guichet_rows`.
+fn key_rows(keys: &[String]) -> Vec<Vec<Val>> {
+    keys.iter().map(|k| vec![Val::from(k)]).collect()
+}
+
 /// `$k` placeholders (outside quotes) → `?`, with the `k` of each in the order they appear.
 fn positional(sql: &str) -> (String, Vec<usize>) {
     let mut out = String::with_capacity(sql.len());
@@ -215,6 +228,24 @@ pub async fn insert(
         return Ok(0);
     };
     debug_assert!(rows.iter().all(|r| r.len() == width));
+    if on_sqlite(c, width) {
+        let t = text(
+            c,
+            format_args!("rows\u{1}{table}\u{1}{columns}\u{1}{suffix}\u{1}{width}"),
+            || {
+                // `WHERE true`: without it, SQLite would read an `ON CONFLICT` suffix as the
+                // join constraint of the `FROM`.
+                format!(
+                    "INSERT INTO {table} ({columns}) SELECT {} FROM guichet_rows($1) \
+                     WHERE true{}{suffix}",
+                    sqlite_rows::select_list(width, false),
+                    if suffix.is_empty() { "" } else { " " }
+                )
+            },
+        );
+        let handed = Handed::new(rows);
+        return exec(c, &t, vec![&Val::Int(handed.ticket())]).await;
+    }
     let per = (MAX_PARAMS / width.max(1)).clamp(1, MAX_ROWS);
     let mut n = 0;
     let mut rows = rows.into_iter().peekable();
@@ -257,6 +288,23 @@ pub async fn with_values(
     let Some(width) = rows.first().map(Vec::len) else {
         return Ok(0);
     };
+    if on_sqlite(c, width) && sql.contains("VALUES {values}") {
+        let t = text(
+            c,
+            format_args!("rows-values\u{1}{sql}\u{1}{width}\u{1}{}", fixed.len()),
+            || {
+                let select = format!(
+                    "SELECT {} FROM guichet_rows(${})",
+                    sqlite_rows::select_list(width, true),
+                    fixed.len() + 1
+                );
+                sql.replace("VALUES {values}", &select)
+            },
+        );
+        let handed = Handed::new(rows);
+        let ticket = Val::Int(handed.ticket());
+        return exec(c, &t, fixed.iter().chain([&ticket]).collect()).await;
+    }
     let per = ((MAX_PARAMS - fixed.len()) / width.max(1)).clamp(1, MAX_ROWS);
     let mut n = 0;
     let mut rows = rows.into_iter().peekable();
@@ -376,6 +424,15 @@ pub async fn select_in<T>(
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
 {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    if on_sqlite(c, 1) {
+        let t = rows_in_text(c, sql, fixed.len());
+        let handed = Handed::new(key_rows(keys));
+        let ticket = Val::Int(handed.ticket());
+        return fetch(c, &t, fixed.iter().chain([&ticket]).collect()).await;
+    }
     let mut out = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(MAX_ROWS) {
         let t = in_text(c, sql, fixed.len(), chunk.len());
@@ -411,6 +468,15 @@ pub async fn execute_in(
     fixed: &[Val],
     keys: &[String],
 ) -> Result<u64> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    if on_sqlite(c, 1) {
+        let t = rows_in_text(c, sql, fixed.len());
+        let handed = Handed::new(key_rows(keys));
+        let ticket = Val::Int(handed.ticket());
+        return exec(c, &t, fixed.iter().chain([&ticket]).collect()).await;
+    }
     let mut n = 0;
     for chunk in keys.chunks(MAX_ROWS) {
         let t = in_text(c, sql, fixed.len(), chunk.len());
@@ -424,6 +490,17 @@ pub async fn execute_in(
 fn in_text(c: &AnyConnection, sql: &str, fixed: usize, n: usize) -> Arc<Text> {
     text(c, format_args!("in\u{1}{sql}\u{1}{fixed}\u{1}{n}"), || {
         sql.replace("{in}", &in_list(fixed + 1, n))
+    })
+}
+
+/// The text of `sql` whose `{in}` reads the keys parked under the ticket bound after `fixed`
+/// values (SQLite).
+fn rows_in_text(c: &AnyConnection, sql: &str, fixed: usize) -> Arc<Text> {
+    text(c, format_args!("rows-in\u{1}{sql}\u{1}{fixed}"), || {
+        sql.replace(
+            "{in}",
+            &format!("SELECT c0 FROM guichet_rows(${})", fixed + 1),
+        )
     })
 }
 

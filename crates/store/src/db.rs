@@ -99,6 +99,9 @@ impl Db {
     /// in WAL mode with foreign keys on.
     pub async fn connect(url: &str, opts: &DbOptions) -> Result<Self> {
         sqlx::any::install_default_drivers();
+        // Before the first SQLite connection opens: multi-row statements read their rows
+        // through it (`bulk`).
+        crate::sqlite_rows::register();
         let backend = Backend::from_url(url).ok_or_else(|| {
             StoreError::Corrupt(format!(
                 "unsupported database URL scheme (expected sqlite:// or postgres://): {}",

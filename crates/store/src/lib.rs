@@ -36,6 +36,7 @@ pub mod services;
 pub mod sessions;
 pub mod settings;
 pub mod sms;
+mod sqlite_rows;
 pub mod tickets;
 pub mod vouchers;
 pub mod webhooks;
