@@ -31,9 +31,7 @@ pub(crate) struct Handed(i64);
 impl Handed {
     pub(crate) fn new(rows: Vec<Vec<Val>>) -> Self {
         let ticket = NEXT.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut m) = PARKED.lock() {
-            m.insert(ticket, Arc::new(rows));
-        }
+        parked_rows().insert(ticket, Arc::new(rows));
         Self(ticket)
     }
 
@@ -44,14 +42,20 @@ impl Handed {
 
 impl Drop for Handed {
     fn drop(&mut self) {
-        if let Ok(mut m) = PARKED.lock() {
-            m.remove(&self.0);
-        }
+        parked_rows().remove(&self.0);
     }
 }
 
+/// The map of parked rows. Nothing panics while holding it; were it poisoned all the same,
+/// it is used as it is (losing a statement's rows would insert nothing, silently).
+fn parked_rows() -> std::sync::MutexGuard<'static, BTreeMap<i64, Rows>> {
+    PARKED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn parked(ticket: i64) -> Option<Rows> {
-    PARKED.lock().ok().and_then(|m| m.get(&ticket).cloned())
+    parked_rows().get(&ticket).cloned()
 }
 
 /// `c0 AS column1, c1 AS column2, …` for `width` values (`as_values`: named like a
