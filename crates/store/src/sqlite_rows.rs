@@ -311,3 +311,56 @@ unsafe extern "C" fn rowid(cursor: *mut ffi::sqlite3_vtab_cursor, out: *mut i64)
     unsafe { *out = c.at as i64 };
     ffi::SQLITE_OK
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    #[tokio::test]
+    async fn rows_are_read_where_they_are_parked_as_often_as_a_plan_asks() {
+        assert!(register());
+        let mut c = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .expect("sqlite");
+        let rows: Vec<Vec<Val>> = (0..300)
+            .map(|i| {
+                vec![
+                    Val::Text(format!("k{i}")),
+                    Val::OptText((i % 2 == 0).then(|| "é".repeat(i))),
+                    Val::Int(i as i64),
+                    Val::OptInt(None),
+                ]
+            })
+            .collect();
+        let handed = Handed::new(rows);
+        // A self-join runs the function once per outer row: each run sees every row.
+        let (pairs, texts, sum, nulls): (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), SUM(length(a.c1)), SUM(a.c2), SUM(a.c3 IS NULL) \
+             FROM guichet_rows(?1) a JOIN guichet_rows(?1) b ON a.c0 = b.c0",
+        )
+        .bind(handed.ticket())
+        .fetch_one(&mut c)
+        .await
+        .expect("join");
+        assert_eq!(pairs, 300);
+        assert_eq!(texts, (0..300).filter(|i| i % 2 == 0).sum::<i64>());
+        assert_eq!(sum, (0..300).sum::<i64>());
+        assert_eq!(nulls, 300);
+        // Gone with its ticket; without a ticket there is no plan.
+        let ticket = handed.ticket();
+        drop(handed);
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM guichet_rows(?1)")
+            .bind(ticket)
+            .fetch_one(&mut c)
+            .await
+            .expect("count");
+        assert_eq!(n, 0);
+        assert!(
+            sqlx::query("SELECT COUNT(*) FROM guichet_rows")
+                .fetch_one(&mut c)
+                .await
+                .is_err()
+        );
+    }
+}
