@@ -1,6 +1,8 @@
-//! Multi-row statements: one `INSERT … VALUES (…), (…), …` for many rows, cut into
-//! statements under both backends' bind-parameter limits. Each table's single-row insert is
-//! the same text with one row, so a table has one column list, whichever path writes it.
+//! Multi-row statements: one statement for many rows. On PostgreSQL the rows are bound as
+//! parameters (`INSERT … VALUES (…), (…), …`, cut into statements under the bind-parameter
+//! limit); on SQLite the statement reads them through `guichet_rows(ticket)`
+//! ([`crate::sqlite_rows`]) and binds only the ticket. Each table's single-row insert goes the
+//! same way, so a table has one column list, whichever path writes it.
 
 use crate::Result;
 use crate::sqlite_rows::{self, Handed};
@@ -147,7 +149,19 @@ fn is_sqlite(c: &AnyConnection) -> bool {
 /// (SQLite, with the function registered: see [`sqlite_rows`]) rather than bound as
 /// parameters.
 fn on_sqlite(c: &AnyConnection, width: usize) -> bool {
-    is_sqlite(c) && width <= sqlite_rows::COLUMNS && sqlite_rows::registered()
+    is_sqlite(c) && width <= sqlite_rows::COLUMNS && sqlite_rows::available()
+}
+
+/// Run `t` with `fixed` values, then the ticket under which `rows` are parked for it.
+async fn exec_parked(
+    c: &mut AnyConnection,
+    t: &Text,
+    fixed: &[Val],
+    rows: Vec<Vec<Val>>,
+) -> Result<u64> {
+    let handed = Handed::new(rows);
+    let ticket = Val::Int(handed.ticket());
+    exec(c, t, fixed.iter().chain([&ticket]).collect()).await
 }
 
 /// `keys` as one-value rows for `guichet_rows`.
@@ -243,8 +257,7 @@ pub async fn insert(
                 )
             },
         );
-        let handed = Handed::new(rows);
-        return exec(c, &t, vec![&Val::Int(handed.ticket())]).await;
+        return exec_parked(c, &t, &[], rows).await;
     }
     let per = (MAX_PARAMS / width.max(1)).clamp(1, MAX_ROWS);
     let mut n = 0;
@@ -301,9 +314,7 @@ pub async fn with_values(
                 sql.replace("VALUES {values}", &select)
             },
         );
-        let handed = Handed::new(rows);
-        let ticket = Val::Int(handed.ticket());
-        return exec(c, &t, fixed.iter().chain([&ticket]).collect()).await;
+        return exec_parked(c, &t, fixed, rows).await;
     }
     let per = ((MAX_PARAMS - fixed.len()) / width.max(1)).clamp(1, MAX_ROWS);
     let mut n = 0;
@@ -473,9 +484,7 @@ pub async fn execute_in(
     }
     if on_sqlite(c, 1) {
         let t = rows_in_text(c, sql, fixed.len());
-        let handed = Handed::new(key_rows(keys));
-        let ticket = Val::Int(handed.ticket());
-        return exec(c, &t, fixed.iter().chain([&ticket]).collect()).await;
+        return exec_parked(c, &t, fixed, key_rows(keys)).await;
     }
     let mut n = 0;
     for chunk in keys.chunks(MAX_ROWS) {

@@ -101,7 +101,7 @@ impl Db {
         sqlx::any::install_default_drivers();
         // Before the first SQLite connection opens: multi-row statements read their rows
         // through it (`bulk`).
-        crate::sqlite_rows::register();
+        crate::sqlite_rows::available();
         let backend = Backend::from_url(url).ok_or_else(|| {
             StoreError::Corrupt(format!(
                 "unsupported database URL scheme (expected sqlite:// or postgres://): {}",

@@ -73,17 +73,13 @@ pub(crate) fn select_list(width: usize, as_values: bool) -> String {
         .join(", ")
 }
 
-/// Register the function on every SQLite connection this process opens from now on (once;
-/// before the first connection). False if SQLite refused, and then nothing uses it.
-pub(crate) fn register() -> bool {
+/// Whether the function is there: registered (the first call, which must come before the
+/// first SQLite connection opens) on every SQLite connection this process opens. False if
+/// SQLite refused, and then nothing uses it.
+pub(crate) fn available() -> bool {
     static DONE: OnceLock<bool> = OnceLock::new();
     // SAFETY: `init` has the signature SQLite calls an automatic extension with.
     *DONE.get_or_init(|| unsafe { ffi::sqlite3_auto_extension(Some(init)) == ffi::SQLITE_OK })
-}
-
-/// Whether [`register`] succeeded.
-pub(crate) fn registered() -> bool {
-    register()
 }
 
 /// The hidden column the ticket constrains (`guichet_rows(ticket)`).
@@ -319,7 +315,7 @@ mod tests {
 
     #[tokio::test]
     async fn rows_are_read_where_they_are_parked_as_often_as_a_plan_asks() {
-        assert!(register());
+        assert!(available());
         let mut c = sqlx::SqliteConnection::connect("sqlite::memory:")
             .await
             .expect("sqlite");

@@ -5,14 +5,11 @@
 //! characters, non-ASCII, placeholders, empty), NULLs, integers at their limits, and more
 //! rows than one statement of bound parameters holds.
 
+mod common;
+
 use guichet_store::bulk::{self, Val};
 use guichet_store::{Db, DbOptions};
-use sqlx::{Connection, Executor};
-
-fn pg_admin_url() -> String {
-    std::env::var("GUICHET_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
+use sqlx::Executor;
 
 async fn sqlite() -> Db {
     let dir = std::env::temp_dir().join(format!("guichet-bulk-rows-{}", std::process::id()));
@@ -24,29 +21,6 @@ async fn sqlite() -> Db {
     )
     .await
     .expect("sqlite")
-}
-
-async fn postgres() -> Db {
-    let admin = pg_admin_url();
-    let mut c = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is required at {admin}: {e}"));
-    let name = format!("guichet_bulk_rows_{}", std::process::id());
-    c.execute(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .await
-    .expect("drop");
-    c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("create");
-    let base = admin
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_owned())
-        .expect("url");
-    Db::connect(&format!("{base}/{name}"), &DbOptions::default())
-        .await
-        .expect("pg")
 }
 
 /// Texts that a copy, an escape or a C string could get wrong.
@@ -221,5 +195,7 @@ async fn multi_row_statements_on_sqlite() {
 
 #[tokio::test]
 async fn multi_row_statements_on_postgres() {
-    exercise(&postgres().await).await;
+    let pg = common::FreshPostgres::new("guichet_bulk_rows").await;
+    exercise(&pg.db).await;
+    pg.drop_database().await;
 }

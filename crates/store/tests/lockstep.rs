@@ -1,16 +1,13 @@
 //! The SQLite and PostgreSQL migrations stay in lock-step: applied to fresh databases, they
 //! produce the same tables with the same columns, the same nullability and the same indexes.
 
+mod common;
+
 use guichet_store::{Db, DbOptions};
-use sqlx::{Connection, Executor, Row};
+use sqlx::Row;
 use std::collections::BTreeMap;
 
 type Schema = BTreeMap<String, Vec<(String, bool)>>;
-
-fn pg_admin_url() -> String {
-    std::env::var("GUICHET_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
 
 async fn sqlite_schema(dir: &std::path::Path) -> (Schema, Vec<String>) {
     let url = format!("sqlite://{}", dir.join("lockstep.db").display());
@@ -54,26 +51,8 @@ async fn sqlite_schema(dir: &std::path::Path) -> (Schema, Vec<String>) {
 }
 
 async fn pg_schema() -> (Schema, Vec<String>) {
-    let admin = pg_admin_url();
-    let mut c = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is required at {admin}: {e}"));
-    let name = format!("guichet_lockstep_{}", std::process::id());
-    c.execute(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .await
-    .expect("drop");
-    c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("create");
-    let base = admin
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_owned())
-        .expect("url");
-    let db = Db::connect(&format!("{base}/{name}"), &DbOptions::default())
-        .await
-        .expect("pg");
+    let pg = common::FreshPostgres::new("guichet_lockstep").await;
+    let db = &pg.db;
     db.migrate().await.expect("migrate pg");
     let mut p = db.conn().await.expect("conn");
     let rows = sqlx::query(
@@ -98,12 +77,7 @@ async fn pg_schema() -> (Schema, Vec<String>) {
     .await
     .expect("indexes");
     drop(p);
-    db.close().await;
-    c.execute(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .await
-    .expect("drop");
+    pg.drop_database().await;
     (schema, indexes)
 }
 
